@@ -1,0 +1,119 @@
+"""The admin API under ``/__admin`` (INTERFACES.md): health, fixtures, reset, clock,
+journal and faults. It answers only on loopback unless the server was given a token."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from mockserver.clock import isoformat, parse_datetime
+from mockserver.faults import FaultRuleError
+
+PREFIX = "/__admin"
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def admin_blueprint(mock: Any, admin_token: str | None) -> Blueprint:
+    """``mock`` is the app's :class:`mockserver.app.Mock`."""
+    blueprint = Blueprint("admin", __name__, url_prefix=PREFIX)
+    blueprint.before_request(_guard(admin_token))
+
+    @blueprint.errorhandler(AdminError)
+    def admin_error(error: AdminError) -> tuple[Response, int]:
+        return jsonify(error="AdminError", message=error.message), error.status
+
+    @blueprint.get("/health")
+    def health() -> Response:
+        return jsonify(status="ok", apis=list(mock.apis))
+
+    @blueprint.get("/fixtures")
+    def fixtures() -> Response:
+        return jsonify(mock.profile())
+
+    @blueprint.post("/reset")
+    def reset() -> Response:
+        mock.reset()
+        return jsonify(status="reset", now=isoformat(mock.services.clock.now()))
+
+    @blueprint.get("/clock")
+    def read_clock() -> Response:
+        return jsonify(now=isoformat(mock.services.clock.now()))
+
+    @blueprint.post("/clock")
+    def move_clock() -> Response:
+        return jsonify(now=isoformat(_move_clock(mock.services.clock, _json_object())))
+
+    @blueprint.get("/requests")
+    def journal() -> Response:
+        limit = request.args.get("limit", "1000")
+        if not limit.isdigit():
+            raise AdminError(400, "limit must be a non-negative integer")
+        return jsonify(requests=mock.journal.newest_first(int(limit)))
+
+    @blueprint.get("/faults")
+    def list_faults() -> Response:
+        return jsonify(faults=[vars(rule) for rule in mock.faults.rules()])
+
+    @blueprint.post("/faults")
+    def add_fault() -> tuple[Response, int]:
+        try:
+            rule = mock.faults.add(_json_object(), mock.operations())
+        except FaultRuleError as error:
+            raise AdminError(400, str(error)) from None
+        return jsonify(vars(rule)), 201
+
+    @blueprint.delete("/faults")
+    def clear_faults() -> Response:
+        mock.faults.clear()
+        return jsonify(faults=[])
+
+    return blueprint
+
+
+def _guard(admin_token: str | None) -> Callable[[], None]:
+    def guard() -> None:
+        if admin_token is not None:
+            presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if not hmac.compare_digest(presented.encode(), admin_token.encode()):
+                raise AdminError(401, "the admin API needs 'Authorization: Bearer <admin token>'")
+        elif not _is_loopback(request.remote_addr):
+            raise AdminError(403, "the admin API answers only on loopback without --admin-token")
+
+    return guard
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _json_object() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise AdminError(400, "the body must be a JSON object")
+    return body
+
+
+def _move_clock(clock: Any, body: dict[str, Any]) -> Any:
+    if set(body) == {"advance_seconds"}:
+        seconds = body["advance_seconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise AdminError(400, "advance_seconds must be a number")
+        return clock.advance(seconds)
+    if set(body) == {"now"} and isinstance(body["now"], str):
+        try:
+            return clock.set(parse_datetime(body["now"]))
+        except ValueError as error:
+            raise AdminError(400, str(error)) from None
+    raise AdminError(400, 'send {"advance_seconds": N} or {"now": "<ISO-8601>"}')

@@ -1,0 +1,16 @@
+"""Small pieces more than one vendor module needs."""
+
+from __future__ import annotations
+
+from flask import Request
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def uuid_schema() -> dict[str, str]:
+    return {"type": "string", "format": "uuid"}

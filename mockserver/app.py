@@ -1,0 +1,210 @@
+"""Assembling the mock: specs -> routes, vendor modules -> handlers, one store, one clock."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+import vendor_specs
+from mockserver import objectstore
+from mockserver.admin import PREFIX as ADMIN_PREFIX
+from mockserver.admin import admin_blueprint
+from mockserver.apis import load_vendor
+from mockserver.clock import Clock, isoformat
+from mockserver.contracts import Contract, ContractError, Operation, load_contract
+from mockserver.engine import Api, Engine
+from mockserver.faults import Faults
+from mockserver.fixtures import load_fixtures, object_store_for, seed
+from mockserver.journal import Entry, Journal
+from mockserver.store import StateStore, open_store
+from mockserver.validation import RequestValidator, ResponseValidator
+from mockserver.vendor import Services, VendorApi
+
+
+@dataclass(frozen=True)
+class Settings:
+    apis: tuple[str, ...] = vendor_specs.API_NAMES
+    fixtures: str | None = None  # None: the bundled fixtures/default.yaml
+    state: str = "memory"
+    validate_responses: bool = False
+    admin_token: str | None = None
+
+
+@dataclass
+class Mock:
+    """Everything one running mock holds; the admin API and the routes share it."""
+
+    apis: dict[str, Api]
+    services: Services
+    journal: Journal
+    faults: Faults
+    fixtures: dict[str, Any] = field(repr=False)
+
+    @property
+    def vendors(self) -> dict[str, VendorApi]:
+        return {name: api.vendor for name, api in self.apis.items()}
+
+    def operations(self) -> list[Operation]:
+        return [operation for api in self.apis.values() for operation in api.contract.operations]
+
+    def profile(self) -> dict[str, Any]:
+        return {name: api.vendor.profile(self.fixtures[name]) for name, api in self.apis.items()}
+
+    def reset(self) -> None:
+        with self.services.store.transaction():
+            self.services.store.clear()
+            seed(self.services, self.fixtures, self.vendors)
+
+    def seed_if_empty(self) -> None:
+        with self.services.store.transaction():
+            if self.services.store.is_empty():
+                seed(self.services, self.fixtures, self.vendors)
+
+
+def build_mock(settings: Settings, store: StateStore | None = None) -> Mock:
+    """Load and check everything; raises ContractError, FixturesError or StoreSpecError."""
+    unknown = sorted(set(settings.apis) - set(vendor_specs.API_NAMES))
+    if unknown:
+        raise ContractError(f"unknown API {', '.join(unknown)}; known: "
+                            f"{', '.join(vendor_specs.API_NAMES)}")
+    vendors = {name: load_vendor(name) for name in settings.apis}
+    fixtures = load_fixtures(settings.fixtures, vendors)
+    store = store or open_store(settings.state)
+    clock = Clock(store)
+    services = Services(store, clock, object_store_for(store, clock, fixtures))
+    apis = {name: _api(load_contract(name), vendor, settings.validate_responses)
+            for name, vendor in vendors.items()}
+    return Mock(apis, services, Journal(store), Faults(store, clock), fixtures)
+
+
+def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
+    mock = mock or build_mock(settings)
+    mock.seed_if_empty()
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    engine = Engine(mock.apis, mock.services, mock.faults)
+    for operation in mock.operations():
+        _route(app, engine, operation)
+    _route_object_store(app, mock.services.objects)
+    app.register_blueprint(admin_blueprint(mock, settings.admin_token))
+    _install_error_pages(app, mock)
+    _install_journal(app, mock.journal)
+    app.extensions["mock"] = mock
+    return app
+
+
+def _api(contract: Contract, vendor: VendorApi, validate_responses: bool) -> Api:
+    spec_ids = {operation.operation_id for operation in contract.operations}
+    if spec_ids != set(vendor.handlers):
+        missing, extra = spec_ids - set(vendor.handlers), set(vendor.handlers) - spec_ids
+        raise ContractError(f"{contract.name}: handlers do not match the spec's operations "
+                            f"(no handler: {sorted(missing)}; not in spec: {sorted(extra)})")
+    responses = ResponseValidator(contract) if validate_responses else None
+    return Api(contract, vendor, RequestValidator(contract), responses)
+
+
+def _route(app: Flask, engine: Engine, operation: Operation) -> None:
+    rule = operation.full_path.replace("{", "<").replace("}", ">")
+
+    def view(**_: str) -> Response:
+        return engine.dispatch(operation)
+
+    app.add_url_rule(rule, endpoint=f"{operation.api}.{operation.operation_id}", view_func=view,
+                     methods=[operation.method], provide_automatic_options=False)
+
+
+def _route_object_store(app: Flask, objects: objectstore.ObjectStore) -> None:
+    prefix = objectstore.PATH_PREFIX
+
+    @app.post(f"{prefix}/<bucket>/", provide_automatic_options=False)
+    @app.post(f"{prefix}/<bucket>", provide_automatic_options=False)
+    def s3_post(bucket: str) -> Response:
+        request.max_content_length = objectstore.MAX_UPLOAD_BYTES + 64 * 1024
+        return objects.serve_post(bucket, request.form, request.files, request.content_length)
+
+    @app.get(f"{prefix}/<bucket>/<path:key>", provide_automatic_options=False)
+    def s3_get(bucket: str, key: str) -> Response:
+        return objects.serve_get(request.host_url, bucket, key, request.args)
+
+
+def _install_error_pages(app: Flask, mock: Mock) -> None:
+    """404, 405, 413 and the like, in the format of the API the path belongs to."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        if request.path.startswith(objectstore.PATH_PREFIX):
+            return objectstore.S3Error(status, error.name.replace(" ", ""),
+                                       error.description or error.name).response()
+        body = _error_body_for_path(mock, request.path, status, _describe(error))
+        response = Response(json.dumps(body), status=status, content_type="application/json")
+        if getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    def crash(error: Exception) -> Response:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        body = {"mock_error": "internal error in the mock", "detail": type(error).__name__}
+        return Response(json.dumps(body), status=500, content_type="application/json")
+
+
+def _describe(error: HTTPException) -> str:
+    if error.code == 404:
+        return f"No operation at {request.path}"
+    if error.code == 405:
+        return f"{request.method} is not allowed on {request.path}"
+    return error.description or error.name
+
+
+def _error_body_for_path(mock: Mock, path: str, status: int, message: str) -> dict[str, Any]:
+    if path.startswith(ADMIN_PREFIX):
+        return {"error": "AdminError", "message": message}
+    api = _api_for_path(mock.apis.values(), path)
+    if api is None:
+        return {"error": "NotFound" if status == 404 else "Error", "message": message}
+    return api.vendor.error_body(status, message, [])
+
+
+def _api_for_path(apis: Iterable[Api], path: str) -> Api | None:
+    """The API whose base path and first path segment fit best (two share /api/v1)."""
+    best, best_score = None, -1
+    for api in apis:
+        base = api.contract.base_path
+        if not (path == base or path.startswith(base + "/")):
+            continue
+        rest = path[len(base):].split("/")[1:2]
+        segments = {op.path.split("/")[1] for op in api.contract.operations}
+        score = len(base) * 2 + (1 if rest and rest[0] in segments else 0)
+        if score > best_score:
+            best, best_score = api, score
+    return best
+
+
+def _install_journal(app: Flask, journal: Journal) -> None:
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def record(response: Response) -> Response:
+        if request.path.startswith(ADMIN_PREFIX):
+            return response
+        operation: Operation | None = g.get("operation")
+        journal.record(Entry(
+            time=isoformat(app.extensions["mock"].services.clock.now()),
+            method=request.method, path=request.path,
+            query=request.query_string.decode("latin-1"), status=response.status_code,
+            api=operation.api if operation else None,
+            operation=operation.operation_id if operation else None,
+            validation_errors=g.get("validation_errors", []),
+            response_errors=g.get("response_errors", []),
+            duration_ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
+        ))
+        return response

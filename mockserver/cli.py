@@ -1,0 +1,143 @@
+"""``mockserver serve``: the options and exit behaviour fixed by INTERFACES.md.
+
+Anything wrong at start (bad option, busy port, invalid spec or fixtures) is one line on
+stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+
+import vendor_specs
+from mockserver.app import Settings, build_mock, create_app
+from mockserver.contracts import ContractError
+from mockserver.fixtures import FixturesError
+from mockserver.store import StoreSpecError
+
+USAGE_ERROR = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    if arguments.command != "serve":
+        _parser().print_help()
+        return USAGE_ERROR
+    try:
+        return _serve(arguments)
+    except (ContractError, FixturesError, StoreSpecError, OSError) as error:
+        print(f"mockserver: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mockserver", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the mock APIs")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    serve.add_argument("--api", action="append", choices=vendor_specs.API_NAMES,
+                       help="serve only this API; repeatable (default: all four)")
+    serve.add_argument("--fixtures", help="seed data (default: the bundled fixtures/default.yaml)")
+    serve.add_argument("--state", default="memory", help="memory (default) or sqlite:PATH")
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="worker processes (more than 1 needs --state sqlite:PATH)")
+    serve.add_argument("--threads", type=_positive, default=8, help="threads per worker")
+    serve.add_argument("--validate-responses", action="store_true",
+                       help="check every response against the spec; a violation becomes a 500")
+    serve.add_argument("--admin-token",
+                       help="require this bearer token on /__admin (needed off loopback)")
+    return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    settings = Settings(
+        apis=tuple(dict.fromkeys(arguments.api or vendor_specs.API_NAMES)),
+        fixtures=arguments.fixtures, state=arguments.state,
+        validate_responses=arguments.validate_responses, admin_token=arguments.admin_token,
+    )
+    if not _is_loopback(arguments.host) and not arguments.admin_token:
+        print("mockserver: note: the admin API stays loopback-only; pass --admin-token to "
+              "reach it remotely", file=sys.stderr)
+    mock = build_mock(settings)
+    if arguments.workers > 1 and not mock.services.store.shareable:
+        raise StoreSpecError("--workers > 1 needs shared state: --state sqlite:PATH")
+    mock.seed_if_empty()
+    listener = _bind(arguments.host, arguments.port)
+    print(f"mockserver: serving {', '.join(settings.apis)} on "
+          f"http://{arguments.host}:{listener.getsockname()[1]}", file=sys.stderr, flush=True)
+    if arguments.workers == 1:
+        _run_waitress(create_app(settings, mock), listener, arguments.threads)
+        return 0
+    mock.services.store.close()
+    return _prefork(settings, listener, arguments.workers, arguments.threads)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    listener.listen(1024)
+    return listener
+
+
+def _run_waitress(app: object, listener: socket.socket, threads: int) -> None:
+    from waitress import serve
+
+    serve(app, sockets=[listener], threads=threads, ident="mockserver",
+          connection_limit=1000, channel_timeout=30, _quiet=True)
+
+
+def _prefork(settings: Settings, listener: socket.socket, workers: int, threads: int) -> int:
+    """N processes accept on one socket; each opens its own store connections."""
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _run_waitress(create_app(settings), listener, threads)
+            os._exit(0)
+        children.append(pid)
+
+    def stop(signum: int, _frame: object) -> None:
+        for child in children:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        try:
+            os.waitpid(child, 0)
+        except ChildProcessError:
+            pass
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    return host in {"127.0.0.1", "localhost", "::1"} or host.startswith("127.")

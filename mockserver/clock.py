@@ -1,0 +1,63 @@
+"""The mock's one clock.
+
+Every time-based behaviour (expiries, scheduled starts, media processing) asks this clock,
+never the system time, so a test can move time with ``POST /__admin/clock`` instead of
+sleeping. Mock time keeps flowing at real speed from the point it was set to; only the
+offset is stored, and it lives in the state store so that several worker processes agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from mockserver.store import StateStore
+
+_KIND = "meta"
+_KEY = "clock"
+
+
+def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def isoformat(moment: datetime) -> str:
+    """RFC 3339 with milliseconds and a ``Z``, the form the vendors' samples use."""
+    return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_datetime(text: str) -> datetime:
+    """Parse ISO 8601 / RFC 3339, also with a space for ``T`` (the MyCRT samples' form).
+
+    Raises ValueError with a readable message on anything else.
+    """
+    candidate = text.strip().replace(" ", "T", 1)
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    try:
+        return utc(datetime.fromisoformat(candidate))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
+
+
+class Clock:
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    def _offset(self) -> timedelta:
+        record = self._store.get(_KIND, _KEY)
+        return timedelta(seconds=record["offset_seconds"]) if record else timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self._offset()
+
+    def advance(self, seconds: float) -> datetime:
+        offset = self._offset() + timedelta(seconds=seconds)
+        self._store.put(_KIND, _KEY, {"offset_seconds": offset.total_seconds()})
+        return self.now()
+
+    def set(self, moment: datetime) -> datetime:
+        offset = utc(moment) - datetime.now(timezone.utc)
+        self._store.put(_KIND, _KEY, {"offset_seconds": offset.total_seconds()})
+        return self.now()

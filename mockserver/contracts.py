@@ -1,0 +1,117 @@
+"""The specs, indexed once at start-up: every operation the mock serves comes from here."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
+
+import vendor_specs
+from jsonschema_path import SchemaPath
+from openapi_spec_validator import validate as validate_spec
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+class ContractError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Operation:
+    api: str
+    operation_id: str
+    method: str
+    path: str  # as in the spec, relative to the base path
+    full_path: str  # base path + path, as the mock serves it
+    spec: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def security(self) -> list[dict[str, list[str]]]:
+        return list(self.spec.get("security", []))
+
+    @property
+    def requires_auth(self) -> bool:
+        """Secured and without the empty alternative ``{}`` that makes auth optional."""
+        return bool(self.security) and all(self.security)
+
+    @property
+    def documented_statuses(self) -> list[int]:
+        return sorted(int(code) for code in self.spec.get("responses", {}) if code.isdigit())
+
+
+@dataclass
+class Contract:
+    name: str
+    document: dict[str, Any] = field(repr=False)
+
+    @cached_property
+    def base_path(self) -> str:
+        servers = self.document.get("servers", [])
+        if len(servers) < 2:
+            raise ContractError(f"{self.name}: servers must list the vendor's and the mock's URL")
+        return urlsplit(servers[1]["url"]).path.rstrip("/")
+
+    @cached_property
+    def operations(self) -> list[Operation]:
+        return list(self._iter_operations())
+
+    def _iter_operations(self) -> Iterator[Operation]:
+        for path, item in self.document.get("paths", {}).items():
+            for method in HTTP_METHODS:
+                if method in item:
+                    operation = item[method]
+                    yield Operation(self.name, operation["operationId"], method.upper(), path,
+                                    self.base_path + path, _resolve(self.document, operation))
+
+    def operation(self, operation_id: str) -> Operation:
+        for operation in self.operations:
+            if operation.operation_id == operation_id:
+                return operation
+        raise KeyError(f"{self.name} has no operation {operation_id!r}")
+
+    @cached_property
+    def schema_path(self) -> SchemaPath:
+        """The spec as openapi-core sees it: served relative to the mock's base path."""
+        document = {**self.document, "servers": [{"url": self.base_path or "/"}]}
+        return SchemaPath.from_dict(document)
+
+    def documented_example(self, operation: Operation, status: int) -> tuple[Any, bool]:
+        """(body, has_body) of the first example documented for a status."""
+        response = operation.spec.get("responses", {}).get(str(status))
+        if response is None:
+            raise KeyError(status)
+        for media in response.get("content", {}).values():
+            for example in media.get("examples", {}).values():
+                return example.get("value"), True
+            if "example" in media:
+                return media["example"], True
+        return None, False
+
+
+def load_contract(name: str) -> Contract:
+    document = copy.deepcopy(vendor_specs.load_spec(name))
+    try:
+        validate_spec(document)
+    except Exception as error:  # the validator raises many types; all mean "invalid spec"
+        raise ContractError(f"specs/{name}.yaml is not a valid OpenAPI document: {error}") from None
+    return Contract(name, document)
+
+
+def _resolve(document: dict[str, Any], node: Any, depth: int = 0) -> Any:
+    """Inline local ``$ref``s (recursion-safe to a depth) so callers read plain dicts."""
+    if depth > 32:
+        return node
+    if isinstance(node, dict):
+        if "$ref" in node and isinstance(node["$ref"], str) and node["$ref"].startswith("#/"):
+            target: Any = document
+            for part in node["$ref"][2:].split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            return _resolve(document, target, depth + 1)
+        return {key: _resolve(document, value, depth + 1) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_resolve(document, item, depth + 1) for item in node]
+    return node

@@ -1,0 +1,68 @@
+"""The one place the mock keeps state.
+
+Every API module, the clock, the object store, the journal and the fault rules read and
+write through :class:`StateStore`; the backends differ only in where documents live. The
+model is deliberately small (JSON documents by kind and key, in insertion order, plus
+counters and blobs) so that both backends are obviously equivalent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+Document = dict[str, Any]
+
+
+class StateStore(Protocol):
+    """Documents grouped by kind; ``find`` returns them in insertion order."""
+
+    #: whether several processes may share this store (``--workers`` > 1)
+    shareable: bool
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Serialise a read-check-write sequence against every other writer."""
+
+    def get(self, kind: str, key: str) -> Document | None: ...
+
+    def put(self, kind: str, key: str, document: Document) -> None: ...
+
+    def delete(self, kind: str, key: str) -> bool: ...
+
+    def find(self, kind: str, where: Mapping[str, Any] | None = None) -> list[Document]:
+        """Documents whose top-level fields equal every value in ``where``."""
+
+    def iter_keys(self, kind: str) -> Iterator[str]: ...
+
+    def trim(self, kind: str, keep: int) -> None:
+        """Drop all but the ``keep`` most recently inserted documents of a kind."""
+
+    def next_id(self, counter: str) -> int:
+        """1, 2, 3, ... per counter; never repeats, also across processes."""
+
+    def put_blob(self, key: str, data: bytes) -> None: ...
+
+    def get_blob(self, key: str) -> bytes | None: ...
+
+    def clear(self) -> None: ...
+
+    def is_empty(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class StoreSpecError(ValueError):
+    pass
+
+
+def open_store(spec: str) -> StateStore:
+    """``memory`` or ``sqlite:PATH``, as ``mockserver serve --state`` takes it."""
+    from mockserver.store.memory import MemoryStore
+    from mockserver.store.sqlite import SqliteStore
+
+    if spec == "memory":
+        return MemoryStore()
+    if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
+        return SqliteStore(spec[len("sqlite:") :])
+    raise StoreSpecError(f"--state must be 'memory' or 'sqlite:PATH', not {spec!r}")

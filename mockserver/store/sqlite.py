@@ -1,0 +1,161 @@
+"""State in one SQLite file: survives restarts and is shared by worker processes.
+
+Each thread has its own connection; writers serialise with ``BEGIN IMMEDIATE`` and WAL
+lets readers go on meanwhile. Every write outside an explicit transaction commits at once,
+so an acknowledged response is always on disk (``synchronous=FULL``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mockserver.store import Document, StoreSpecError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (kind, key)
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+"""
+
+
+class SqliteStore:
+    shareable = True
+
+    def __init__(self, path: str) -> None:
+        self._path = str(Path(path).expanduser())
+        self._local = threading.local()
+        try:
+            connection = self._connection()
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                connection.execute(statement)
+        except sqlite3.Error as error:
+            raise StoreSpecError(f"cannot use SQLite state at {self._path}: {error}") from None
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA busy_timeout=30000")
+            self._local.connection = connection
+            self._local.depth = 0
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        connection = self._connection()
+        if self._local.depth:
+            self._local.depth += 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
+        try:
+            yield
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        else:
+            connection.execute("COMMIT")
+        finally:
+            self._local.depth = 0
+
+    def _execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        return self._connection().execute(sql, parameters)
+
+    def get(self, kind: str, key: str) -> Document | None:
+        row = self._execute(
+            "SELECT data FROM documents WHERE kind = ? AND key = ?", (kind, key)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, kind: str, key: str, document: Document) -> None:
+        self._execute(
+            "INSERT INTO documents (kind, key, data) VALUES (?, ?, ?) "
+            "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data",
+            (kind, key, json.dumps(document, separators=(",", ":"))),
+        )
+
+    def delete(self, kind: str, key: str) -> bool:
+        cursor = self._execute("DELETE FROM documents WHERE kind = ? AND key = ?", (kind, key))
+        return cursor.rowcount > 0
+
+    def find(self, kind: str, where: Mapping[str, Any] | None = None) -> list[Document]:
+        clauses, parameters = ["kind = ?"], [kind]
+        for field, value in (where or {}).items():
+            path = "$." + json.dumps(field)
+            if value is None:
+                clauses.append("json_extract(data, ?) IS NULL")
+                parameters.append(path)
+            else:
+                clauses.append("json_extract(data, ?) = json_extract(?, '$')")
+                parameters.extend([path, json.dumps(value)])
+        rows = self._execute(
+            f"SELECT data FROM documents WHERE {' AND '.join(clauses)} ORDER BY seq",
+            tuple(parameters),
+        )
+        return [json.loads(data) for (data,) in rows]
+
+    def iter_keys(self, kind: str) -> Iterator[str]:
+        rows = self._execute("SELECT key FROM documents WHERE kind = ? ORDER BY seq", (kind,))
+        return iter([key for (key,) in rows])
+
+    def trim(self, kind: str, keep: int) -> None:
+        self._execute(
+            "DELETE FROM documents WHERE kind = ? AND seq NOT IN "
+            "(SELECT seq FROM documents WHERE kind = ? ORDER BY seq DESC LIMIT ?)",
+            (kind, kind, keep),
+        )
+
+    def next_id(self, counter: str) -> int:
+        with self.transaction():
+            self._execute(
+                "INSERT INTO counters (name, value) VALUES (?, 1) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                (counter,),
+            )
+            (value,) = self._execute(
+                "SELECT value FROM counters WHERE name = ?", (counter,)
+            ).fetchone()
+        return int(value)
+
+    def put_blob(self, key: str, data: bytes) -> None:
+        self._execute(
+            "INSERT INTO blobs (key, data) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET data = excluded.data",
+            (key, sqlite3.Binary(data)),
+        )
+
+    def get_blob(self, key: str) -> bytes | None:
+        row = self._execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def clear(self) -> None:
+        with self.transaction():
+            for table in ("documents", "counters", "blobs"):
+                self._execute(f"DELETE FROM {table}")
+
+    def is_empty(self) -> bool:
+        return self._execute("SELECT 1 FROM documents LIMIT 1").fetchone() is None
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None

@@ -1,0 +1,115 @@
+"""Request and response validation against the spec, with openapi-core.
+
+openapi-core reports problems as exception chains; this module turns them into
+:class:`Problem`s that name the offending field (``body.envId``, ``query.limit``) so every
+vendor's error body can say exactly what was wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema.exceptions import ValidationError
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_core.unmarshalling.request.unmarshallers import (
+    V31RequestBodyUnmarshaller,
+    V31RequestParametersUnmarshaller,
+)
+from openapi_core.unmarshalling.response.unmarshallers import V31ResponseUnmarshaller
+from werkzeug.wrappers import Request, Response
+
+from mockserver.contracts import Contract
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+@dataclass
+class ValidatedRequest:
+    path: dict[str, Any]
+    query: dict[str, Any]
+    body: Any
+
+
+class RequestValidator:
+    """Parameters and body only: each vendor reads credentials its own way (CaptureProof
+    takes its token from a form body, which OpenAPI cannot describe), so auth is the vendor
+    module's job, decided by the operation's ``security``."""
+
+    def __init__(self, contract: Contract) -> None:
+        self._parameters = V31RequestParametersUnmarshaller(contract.schema_path)
+        self._body = V31RequestBodyUnmarshaller(contract.schema_path)
+
+    def validate(self, request: Request) -> ValidatedRequest | list[Problem]:
+        openapi_request = WerkzeugOpenAPIRequest(request)
+        parameters = self._parameters.unmarshal(openapi_request)
+        body = self._body.unmarshal(openapi_request)
+        problems = [*describe(parameters.errors), *describe(body.errors)]
+        if problems:
+            return problems
+        return ValidatedRequest(dict(parameters.parameters.path),
+                                dict(parameters.parameters.query), body.body)
+
+
+class ResponseValidator:
+    def __init__(self, contract: Contract) -> None:
+        self._unmarshaller = V31ResponseUnmarshaller(contract.schema_path)
+
+    def problems(self, request: Request, response: Response) -> list[Problem]:
+        result = self._unmarshaller.unmarshal(
+            WerkzeugOpenAPIRequest(request), WerkzeugOpenAPIResponse(response)
+        )
+        return describe(result.errors, location="response")
+
+
+def describe(errors: Iterable[BaseException], location: str = "body") -> list[Problem]:
+    problems: list[Problem] = []
+    for error in errors:
+        problems.extend(_describe_one(error, location))
+    return problems
+
+
+def _describe_one(error: BaseException, location: str) -> list[Problem]:
+    parameter = getattr(error, "name", None)
+    where = getattr(error, "location", None)
+    field = f"{where}.{parameter}" if parameter and where else location
+    cause = error.__cause__ or error.__context__
+    schema_errors = getattr(cause, "schema_errors", None) or getattr(error, "schema_errors", None)
+    if schema_errors:
+        return [Problem(_field_path(field, schema_error), schema_error.message)
+                for schema_error in schema_errors]
+    message = _plain_message(error, cause)
+    return [Problem(field, message)]
+
+
+def _field_path(prefix: str, error: ValidationError) -> str:
+    parts = [prefix, *(str(part) for part in error.absolute_path)]
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        if missing:
+            parts.append(str(missing[0]))
+    return ".".join(parts)
+
+
+def _plain_message(error: BaseException, cause: BaseException | None) -> str:
+    kind = type(error).__name__
+    if kind == "MissingRequiredParameter":
+        return "is required"
+    if kind == "MissingRequestBody":
+        return "a request body is required"
+    if kind == "MediaTypeNotFound":
+        available = ", ".join(getattr(error, "availableMimetypes", []) or [])
+        return f"unsupported content type {getattr(error, 'mimetype', '')!r}; send {available}"
+    if kind in {"MediaTypeDeserializeError", "DeserializeError"} or "Deserialize" in kind:
+        return "is not well-formed for its content type (malformed JSON?)"
+    if cause is not None and str(cause):
+        return str(cause)
+    return str(error) or kind

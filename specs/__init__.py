@@ -1,0 +1,28 @@
+"""The four vendor contracts, shipped as package data (installed as ``vendor_specs``).
+
+Both the mock and the conformance suite load contracts from here, so an installed copy
+finds the same files as a checkout. The conformance suite may also be handed any other
+spec file; this module only knows the bundled ones.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+API_NAMES: tuple[str, ...] = ("captureproof", "mycrt", "biometricscloud", "uplift")
+
+
+def spec_text(api: str) -> str:
+    if api not in API_NAMES:
+        raise KeyError(f"unknown API {api!r}; known: {', '.join(API_NAMES)}")
+    return resources.files(__name__).joinpath(f"{api}.yaml").read_text(encoding="utf-8")
+
+
+@cache
+def load_spec(api: str) -> dict[str, Any]:
+    """The parsed spec. Cached and shared: callers must not mutate it."""
+    return yaml.safe_load(spec_text(api))

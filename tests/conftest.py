@@ -1,0 +1,94 @@
+"""Start the real ``mockserver serve`` as a black box, the way a user does.
+
+``mock_factory(*options)`` starts one server per distinct option list on a free loopback
+port (always with ``--validate-responses``, so any response that breaks its own spec comes
+back as a 500) and stops them all at the end of the session.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningMock:
+    origin: str
+    process: subprocess.Popen[bytes]
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+    def reset(self) -> None:
+        self.session.post(self.url("/__admin/reset"), timeout=10).raise_for_status()
+
+    def advance(self, seconds: float) -> None:
+        self.session.post(self.url("/__admin/clock"), json={"advance_seconds": seconds},
+                          timeout=10).raise_for_status()
+
+    def journal(self) -> list[dict[str, Any]]:
+        return self.session.get(self.url("/__admin/requests"), timeout=10).json()["requests"]
+
+    def profile(self) -> dict[str, Any]:
+        return self.session.get(self.url("/__admin/fixtures"), timeout=10).json()
+
+    def contract_violations(self) -> list[dict[str, Any]]:
+        return [entry for entry in self.journal() if entry["response_errors"]]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_mock(*options: str, port: int | None = None, strict: bool = True) -> RunningMock:
+    port = port or free_port()
+    command = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), *options]
+    if strict:
+        command.append("--validate-responses")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    server = RunningMock(f"http://127.0.0.1:{port}", process)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            _, stderr = process.communicate()
+            raise RuntimeError(f"mockserver exited with {process.returncode}: {stderr.decode()}")
+        try:
+            if server.session.get(server.url("/__admin/health"), timeout=1).ok:
+                return server
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError("mockserver did not become healthy within 20 s")
+
+
+@pytest.fixture(scope="session")
+def mock_factory() -> Iterator[Callable[..., RunningMock]]:
+    servers: dict[tuple[str, ...], RunningMock] = {}
+
+    def get(*options: str) -> RunningMock:
+        if options not in servers:
+            servers[options] = start_mock(*options)
+        return servers[options]
+
+    yield get
+    for server in servers.values():
+        server.stop()
