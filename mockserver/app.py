@@ -205,6 +205,6 @@ def _install_journal(app: Flask, journal: Journal) -> None:
             operation=operation.operation_id if operation else None,
             validation_errors=g.get("validation_errors", []),
             response_errors=g.get("response_errors", []),
-            duration_ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
+            duration_ms=round((time.perf_counter() - g.get("started", 0.0)) * 1000, 3),
         ))
         return response

@@ -7,6 +7,7 @@ stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -124,18 +125,14 @@ def _prefork(settings: Settings, listener: socket.socket, workers: int, threads:
 
     def stop(signum: int, _frame: object) -> None:
         for child in children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for child in children:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(child, 0)
-        except ChildProcessError:
-            pass
     return 0
 
 

@@ -9,9 +9,10 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-import vendor_specs
 from jsonschema_path import SchemaPath
 from openapi_spec_validator import validate as validate_spec
+
+import vendor_specs
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 

@@ -108,7 +108,8 @@ def _parse_rule(rule_id: int, request: Mapping[str, Any]) -> FaultRule:
     known = {"api", "operation", "latency_ms", "status", "rate_limit", "window_seconds"}
     unknown = sorted(set(request) - known)
     if unknown:
-        raise FaultRuleError(f"unknown fields: {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise FaultRuleError(
+            f"unknown fields: {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     _expect(request, ("api", "operation"), str)
     _expect(request, ("latency_ms", "status", "rate_limit", "window_seconds"), int)
     if not any(request.get(name) for name in ("latency_ms", "status", "rate_limit")):

@@ -18,6 +18,7 @@ from jsonschema.exceptions import best_match
 
 from mockserver.clock import Clock
 from mockserver.objectstore import ObjectStore
+from mockserver.store import StateStore
 from mockserver.store.memory import MemoryStore
 from mockserver.vendor import Services, VendorApi
 
@@ -37,7 +38,8 @@ class FixturesError(ValueError):
 
 
 def default_fixtures_text() -> str:
-    return resources.files("mockserver.bundled_fixtures").joinpath("default.yaml").read_text("utf-8")
+    bundled = resources.files("mockserver.bundled_fixtures")
+    return bundled.joinpath("default.yaml").read_text("utf-8")
 
 
 def load_fixtures(path: str | None, vendors: Mapping[str, VendorApi]) -> dict[str, Any]:
@@ -54,9 +56,9 @@ def load_fixtures(path: str | None, vendors: Mapping[str, VendorApi]) -> dict[st
     return fixtures
 
 
-def object_store_for(services_store: Any, clock: Clock, fixtures: Mapping[str, Any]) -> ObjectStore:
+def object_store_for(store: StateStore, clock: Clock, fixtures: Mapping[str, Any]) -> ObjectStore:
     keys = fixtures["object_store"]
-    return ObjectStore(services_store, clock, keys["access_key_id"], keys["secret_access_key"])
+    return ObjectStore(store, clock, keys["access_key_id"], keys["secret_access_key"])
 
 
 def seed(services: Services, fixtures: Mapping[str, Any], vendors: Mapping[str, VendorApi]) -> None:
@@ -81,7 +83,8 @@ def _dry_run(fixtures: Mapping[str, Any], vendors: Mapping[str, VendorApi], labe
     scratch = MemoryStore()
     clock = Clock(scratch)
     try:
-        seed(Services(scratch, clock, object_store_for(scratch, clock, fixtures)), fixtures, vendors)
+        services = Services(scratch, clock, object_store_for(scratch, clock, fixtures))
+        seed(services, fixtures, vendors)
     except FixturesError as error:
         raise FixturesError(f"fixtures {label}: {error}") from None
 

@@ -281,7 +281,7 @@ def _check_conditions(conditions: list[Any], fields: Mapping[str, str], size: in
         covered.add(_check_condition(condition, fields, size))
     extra = sorted(
         name for name in fields
-        if name not in covered and name not in _UNCHECKED_FIELDS and not name.startswith("x-ignore-")
+        if name not in covered | _UNCHECKED_FIELDS and not name.startswith("x-ignore-")
     )
     if extra:
         raise S3Error(403, "AccessDenied",
@@ -290,14 +290,15 @@ def _check_conditions(conditions: list[Any], fields: Mapping[str, str], size: in
 
 def _check_condition(condition: Any, fields: Mapping[str, str], size: int) -> str:
     """Check one policy condition; return the (lower-case) field it covers."""
-    failed = S3Error(403, "AccessDenied",
-                     f"Invalid according to Policy: Policy Condition failed: {json.dumps(condition)}")
+    failed = S3Error(403, "AccessDenied", "Invalid according to Policy: "
+                     f"Policy Condition failed: {json.dumps(condition)}")
     if isinstance(condition, dict) and len(condition) == 1:
         ((name, expected),) = condition.items()
         if fields.get(name.lower()) != str(expected):
             raise failed
         return name.lower()
-    if isinstance(condition, list) and len(condition) == 3 and condition[0] == "content-length-range":
+    is_triple = isinstance(condition, list) and len(condition) == 3
+    if is_triple and condition[0] == "content-length-range":
         low, high = int(condition[1]), int(condition[2])
         if size > min(high, MAX_UPLOAD_BYTES):
             raise S3Error(400, "EntityTooLarge",
@@ -306,7 +307,7 @@ def _check_condition(condition: Any, fields: Mapping[str, str], size: int) -> st
             raise S3Error(400, "EntityTooSmall",
                           "Your proposed upload is smaller than the minimum allowed size")
         return "content-length-range"
-    if isinstance(condition, list) and len(condition) == 3 and isinstance(condition[1], str):
+    if is_triple and isinstance(condition[1], str):
         operator, name, expected = condition[0], condition[1].lstrip("$").lower(), str(condition[2])
         value = fields.get(name)
         if value is None or (operator == "eq" and value != expected) or (

@@ -84,10 +84,16 @@ def _describe_one(error: BaseException, location: str) -> list[Problem]:
     cause = error.__cause__ or error.__context__
     schema_errors = getattr(cause, "schema_errors", None) or getattr(error, "schema_errors", None)
     if schema_errors:
-        return [Problem(_field_path(field, schema_error), schema_error.message)
+        return [Problem(_field_path(field, schema_error), _schema_message(schema_error))
                 for schema_error in schema_errors]
     message = _plain_message(error, cause)
     return [Problem(field, message)]
+
+
+def _schema_message(error: ValidationError) -> str:
+    if error.validator == "pattern":  # jsonschema's message repr()s the regex twice over
+        return f"{error.instance!r} does not match the pattern {error.validator_value}"
+    return error.message
 
 
 def _field_path(prefix: str, error: ValidationError) -> str:
