@@ -66,7 +66,8 @@ class Contract:
                 if method in item:
                     operation = item[method]
                     yield Operation(self.name, operation["operationId"], method.upper(), path,
-                                    self.base_path + path, _resolve(self.document, operation))
+                                    self.base_path + path,
+                                    vendor_specs.inline_refs(self.document, operation))
 
     def operation(self, operation_id: str) -> Operation:
         for operation in self.operations:
@@ -100,19 +101,3 @@ def load_contract(name: str) -> Contract:
     except Exception as error:  # the validator raises many types; all mean "invalid spec"
         raise ContractError(f"specs/{name}.yaml is not a valid OpenAPI document: {error}") from None
     return Contract(name, document)
-
-
-def _resolve(document: dict[str, Any], node: Any, depth: int = 0) -> Any:
-    """Inline local ``$ref``s (recursion-safe to a depth) so callers read plain dicts."""
-    if depth > 32:
-        return node
-    if isinstance(node, dict):
-        if "$ref" in node and isinstance(node["$ref"], str) and node["$ref"].startswith("#/"):
-            target: Any = document
-            for part in node["$ref"][2:].split("/"):
-                target = target[part.replace("~1", "/").replace("~0", "~")]
-            return _resolve(document, target, depth + 1)
-        return {key: _resolve(document, value, depth + 1) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_resolve(document, item, depth + 1) for item in node]
-    return node

@@ -128,7 +128,9 @@ def documented_reply(contract: Contract, operation: Operation, status: int,
 
 def _to_response(reply: Reply) -> Response:
     if not reply.has_body or reply.status == 204:
-        return Response(status=reply.status, headers=reply.headers)
+        response = Response(status=reply.status, headers=reply.headers)
+        del response.headers["Content-Type"]
+        return response
     return Response(json.dumps(reply.body), status=reply.status, headers=reply.headers,
                     content_type="application/json")
 

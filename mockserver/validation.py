@@ -7,7 +7,7 @@ vendor's error body can say exactly what was wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,8 +55,9 @@ class RequestValidator:
         problems = [*describe(parameters.errors), *describe(body.errors)]
         if problems:
             return problems
-        return ValidatedRequest(dict(parameters.parameters.path),
-                                dict(parameters.parameters.query), body.body)
+        validated = ValidatedRequest(dict(parameters.parameters.path),
+                                     dict(parameters.parameters.query), body.body)
+        return list(_untextual(validated)) or validated
 
 
 class ResponseValidator:
@@ -68,6 +69,29 @@ class ResponseValidator:
             WerkzeugOpenAPIRequest(request), WerkzeugOpenAPIResponse(response)
         )
         return describe(result.errors, location="response")
+
+
+def _untextual(validated: ValidatedRequest) -> Iterable[Problem]:
+    """Strings that are no text: JSON may escape half a UTF-16 surrogate pair ("\\ud800"),
+    which ``type: string`` accepts but nothing downstream (UTF-8, SQLite, S3 keys) can hold."""
+    for location, value in (("path", validated.path), ("query", validated.query),
+                            ("body", validated.body)):
+        yield from _untextual_values(location, value)
+
+
+def _untextual_values(where: str, value: Any) -> Iterable[Problem]:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            yield Problem(where, "is not valid Unicode text (a lone surrogate)")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _untextual_values(f"{where}.{key}", key)
+            yield from _untextual_values(f"{where}.{key}", item)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _untextual_values(f"{where}.{index}", item)
 
 
 def describe(errors: Iterable[BaseException], location: str = "body") -> list[Problem]:
@@ -114,8 +138,14 @@ def _plain_message(error: BaseException, cause: BaseException | None) -> str:
     if kind == "MediaTypeNotFound":
         available = ", ".join(getattr(error, "availableMimetypes", []) or [])
         return f"unsupported content type {getattr(error, 'mimetype', '')!r}; send {available}"
-    if kind in {"MediaTypeDeserializeError", "DeserializeError"} or "Deserialize" in kind:
-        return "is not well-formed for its content type (malformed JSON?)"
-    if cause is not None and str(cause):
-        return str(cause)
-    return str(error) or kind
+    if "Deserialize" in kind or "Deserialize" in type(cause).__name__:
+        return "is not well-formed for its content type (malformed JSON or not UTF-8?)"
+    return _safe_text(cause) or _safe_text(error) or kind
+
+
+def _safe_text(error: BaseException | None) -> str:
+    """An exception's text; openapi-core's may embed undecodable request bytes."""
+    try:
+        return str(error) if error is not None else ""
+    except UnicodeError:
+        return ""

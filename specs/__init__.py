@@ -26,3 +26,25 @@ def spec_text(api: str) -> str:
 def load_spec(api: str) -> dict[str, Any]:
     """The parsed spec. Cached and shared: callers must not mutate it."""
     return yaml.safe_load(spec_text(api))
+
+
+def inline_refs(document: dict[str, Any], node: Any, depth: int = 0) -> Any:
+    """``node`` with every local ``$ref`` replaced by its target (to a bounded depth, so a
+    recursive schema ends in an unresolved ``$ref`` rather than looping)."""
+    if depth > 32:
+        return node
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            return inline_refs(document, resolve_pointer(document, ref), depth + 1)
+        return {key: inline_refs(document, value, depth + 1) for key, value in node.items()}
+    if isinstance(node, list):
+        return [inline_refs(document, item, depth + 1) for item in node]
+    return node
+
+
+def resolve_pointer(document: dict[str, Any], ref: str) -> Any:
+    target: Any = document
+    for part in ref[2:].split("/"):
+        target = target[part.replace("~1", "/").replace("~0", "~")]
+    return target

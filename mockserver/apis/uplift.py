@@ -15,7 +15,7 @@ from typing import Any
 from flask import Request
 
 from mockserver.apis._common import bearer_token, uuid_schema
-from mockserver.clock import isoformat, parse_datetime
+from mockserver.clock import isoformat, parse_datetime, utc
 from mockserver.fixtures import FixturesError
 from mockserver.validation import Problem
 from mockserver.vendor import ApiError, Call, Reply, Services, VendorApi, registry
@@ -138,9 +138,7 @@ def _session_group(call: Call, group_id: str, athlete: dict[str, Any]) -> dict[s
 def _capture_time(value: Any, now: datetime) -> datetime:
     if value is None:
         return now
-    moment = value if isinstance(value, datetime) else parse_datetime(str(value))
-    if moment.tzinfo is None:
-        raise ApiError(400, "capture_time must include a time zone offset.")
+    moment = utc(value) if isinstance(value, datetime) else parse_datetime(str(value))
     if moment > now:
         raise ApiError(400, "capture_time must not be in the future.")
     return moment

@@ -1,0 +1,180 @@
+"""Uplift: reservations belong to the API key's organization; uploads go to presigned S3."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, rule
+
+from conformance.apis._common import bearer, past_timestamps
+from conformance.generation.positive import Pins
+from conformance.results import Failure
+from conformance.session import Session
+from conformance.spec import Operation
+from conformance.stateful import ModelDiverged, ModelMachine
+from conformance.transport import Case, Credentials, Exchange
+
+PROCESSING_GRACE_SECONDS = 3600
+
+
+class UpliftAdapter:
+    name = "uplift"
+    protected_fields = frozenset()
+
+    def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
+        return bearer(account["api_key"])
+
+    def invalid_credentials(self) -> Credentials:
+        return bearer("conformance-invalid-key")
+
+    def pins(self, session: Session, operation: Operation) -> Pins | None:
+        primary = session.profile["primary"]
+        if operation.operation_id == "createCapture":
+            return Pins(body={"athlete_id": primary["athlete_id"],
+                              "session_group_id": primary["session_group_id"],
+                              "capture_time": past_timestamps()})
+        if operation.operation_id == "getCapture":
+            return Pins(path={"captureId": st.builds(lambda: reserve(session)["session_id"])})
+        return Pins()
+
+    def machine(self, session: Session) -> type[ModelMachine]:
+        return type("UpliftModel", (UpliftModel,), {"session": session})
+
+    def flows(self) -> Iterable[Callable[[Session], None]]:
+        return [upload_flow]
+
+
+def reservation_body(session: Session, **changes: Any) -> dict[str, Any]:
+    primary = session.profile["primary"]
+    return {"athlete_id": primary["athlete_id"], "session_group_id": primary["session_group_id"],
+            "file_name": "conformance.mov",
+            "camera_configuration": {"camera_setup_selection": "single.front_on"},
+            "movement_attributes": {"activity": "golf", "movement": "full_swing"}, **changes}
+
+
+def reserve(session: Session, credentials: Credentials | None = None,
+            **changes: Any) -> dict[str, Any]:
+    exchange = session.client.send(
+        Case(session.operation("createCapture")).with_body(reservation_body(session, **changes)),
+        credentials or session.primary)
+    session.judge_response(exchange)
+    if exchange.status != 200:
+        raise ModelDiverged("createCapture")
+    body: dict[str, Any] = exchange.json()
+    return body
+
+
+class UpliftModel(ModelMachine):
+    """Reservations: get and list show them to their organization and to nobody else."""
+
+    captures = Bundle("captures")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.known: dict[str, dict[str, Any]] = {}
+
+    @rule(target=captures, movement=st.sampled_from(["full_swing", "putt", "chip"]))
+    def create(self, movement: str) -> str:
+        body = reservation_body(self.session, movement_attributes={
+            "activity": "golf", "movement": movement})
+        exchange = self.send("createCapture", body=body, has_body=True)
+        self.expect_status("lifecycle", exchange, 200)
+        created = exchange.json()
+        self.expect("unique_ids", exchange.operation or "createCapture",
+                    None if created["session_id"] not in self.known else
+                    Failure("a new session_id", f"{created['session_id']} again"), exchange)
+        self.known[created["session_id"]] = {**body, "status": "awaiting_upload"}
+        return str(created["session_id"])
+
+    @rule(capture=captures)
+    def read_back(self, capture: str) -> None:
+        exchange = self.send("getCapture", path_params={"captureId": capture})
+        self.expect_status("read_after_write", exchange, 200)
+        seen, expected = exchange.json(), self.known[capture]
+        for field in ("athlete_id", "session_group_id", "file_name", "movement_attributes"):
+            self.expect_equal("read_after_write", exchange, expected[field], seen.get(field),
+                              field)
+
+    @rule(capture=captures)
+    def listed(self, capture: str) -> None:
+        exchange = self.send("listCaptures", query={"limit": 500})
+        self.expect_status("read_after_write", exchange, 200)
+        ids = [item["session_id"] for item in exchange.json()["captures"]]
+        self.expect("read_after_write", exchange.operation or "listCaptures",
+                    None if ids.count(capture) == 1 else
+                    Failure(f"{capture} listed once", f"listed {ids.count(capture)} times"),
+                    exchange)
+
+    @rule(capture=captures)
+    def hidden_from_other_organization(self, capture: str) -> None:
+        exchange = self.send("getCapture", self.session.secondary,
+                             path_params={"captureId": capture})
+        self.expect_status("isolation", exchange, 404)
+        listing = self.send("listCaptures", self.session.secondary, query={"limit": 500})
+        ids = {item["session_id"] for item in listing.json().get("captures", [])}
+        self.expect("isolation", "listCaptures",
+                    Failure("no capture of another organization", capture)
+                    if capture in ids else None, listing)
+
+    @rule()
+    def other_organizations_athlete_is_refused(self) -> None:
+        body = reservation_body(self.session,
+                                athlete_id=self.session.profile["secondary"]["athlete_id"],
+                                session_group_id=str(uuid.uuid4()))
+        exchange = self.send("createCapture", body=body, has_body=True)
+        self.expect_status("isolation", exchange, 403)
+
+
+def upload_flow(session: Session) -> None:
+    """Reserve, POST the file to the presigned target, then follow the status."""
+    reservation = reserve(session)
+    upload = session.client.request(
+        "POST", reservation["upload_url"], form_fields=reservation["upload_fields"],
+        file=("conformance.mov", b"\x00\x00\x00\x14ftypqt  conformance", "video/quicktime"))
+    ok = session.expect("upload_flow", "createCapture",
+                        None if upload.status in (200, 201, 204) else
+                        Failure("2xx from the presigned POST", f"{upload.status} "
+                                f"{upload.body[:200]!r}"), upload)
+    if not ok:
+        return
+    status = _status(session, reservation["session_id"])
+    session.expect("upload_flow", "getCapture",
+                   None if status in ("processing", "completed") else
+                   Failure("processing or completed after upload", status), None)
+    _expiry_and_processing(session, reservation["session_id"])
+
+
+def _expiry_and_processing(session: Session, uploaded_id: str) -> None:
+    if session.clock is None:
+        session.results.skip("lifecycle", "no mock clock at the target (/__admin/clock)")
+        return
+    stale = reserve(session)
+    session.clock.advance(31 * 60)
+    late = session.client.request(
+        "POST", stale["upload_url"], form_fields=stale["upload_fields"],
+        file=("late.mov", b"late", "video/quicktime"))
+    session.expect("lifecycle", "createCapture", None if late.status == 403 else
+                   Failure("403 from S3 once the 30-minute window has passed",
+                           str(late.status)), late)
+    session.expect("lifecycle", "getCapture",
+                   None if _status(session, stale["session_id"]) == "error" else
+                   Failure("error once the upload window closed unused",
+                           _status(session, stale["session_id"])), None)
+    session.clock.advance(PROCESSING_GRACE_SECONDS)
+    final = _status(session, uploaded_id)
+    session.expect("lifecycle", "getCapture", None if final == "completed" else
+                   Failure("completed after processing", final), None)
+
+
+def _status(session: Session, capture_id: str) -> str:
+    exchange: Exchange = session.client.send(
+        Case(session.operation("getCapture"), path_params={"captureId": capture_id}),
+        session.primary)
+    session.judge_response(exchange)
+    return str((exchange.json_or_none() or {}).get("status"))
+
+
+ADAPTER = UpliftAdapter()

@@ -1,0 +1,79 @@
+"""``conformance run``: the interface fixed by INTERFACES.md.
+
+Exit status 0: no violation; 1: violations found; 2: bad usage, bad profile, or the
+target is unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+import vendor_specs
+from conformance.profile import ProfileError, load_profile
+from conformance.reporting.console import render
+from conformance.reporting.json_report import report, write_report
+from conformance.reporting.junit import write_junit
+from conformance.runner import RunSettings, SetupError, coverage, run
+from conformance.transport import TargetUnreachable
+
+OK, VIOLATIONS, USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        arguments = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return USAGE if exit_.code else OK
+    try:
+        return _run(arguments)
+    except (ProfileError, SetupError, TargetUnreachable) as error:
+        print(f"conformance: {error}", file=sys.stderr)
+        return USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conformance", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("run", help="check an implementation against its contract")
+    command.add_argument("--api", required=True, choices=vendor_specs.API_NAMES)
+    command.add_argument("--base-url", required=True, help="the API's base URL")
+    command.add_argument("--profile", help="profile file or URL (default: the target's "
+                                           "/__admin/fixtures)")
+    command.add_argument("--max-examples", type=int, default=20,
+                         help="generated requests per operation (default 20)")
+    command.add_argument("--seed", type=int, default=0, help="the same seed gives the same run")
+    command.add_argument("--junit-xml", help="write a JUnit XML report here")
+    command.add_argument("--report", help="write a JSON report (with coverage) here")
+    command.add_argument("--spec", help="judge by this spec file instead of the bundled one")
+    return parser
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    if arguments.max_examples < 1:
+        raise SetupError("--max-examples must be at least 1")
+    started = time.monotonic()
+    profile = load_profile(arguments.api, arguments.profile, arguments.base_url)
+    print(f"conformance: {arguments.api} at {arguments.base_url} (seed {arguments.seed})",
+          flush=True)
+    session = run(arguments.api, arguments.base_url, profile,
+                  RunSettings(arguments.max_examples, arguments.seed),
+                  progress=lambda line: print(line, flush=True), spec_path=arguments.spec)
+    results = session.results
+    if arguments.junit_xml:
+        write_junit(results, arguments.junit_xml)
+    if arguments.report:
+        meta = {"base_url": arguments.base_url, "seed": arguments.seed,
+                "max_examples": arguments.max_examples,
+                "requests": len(session.client.exchanges),
+                "duration_seconds": round(time.monotonic() - started, 3)}
+        write_report(report(results, coverage(session), meta), arguments.report)
+    render(results)
+    return VIOLATIONS if results.violations else OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

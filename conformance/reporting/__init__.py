@@ -1,0 +1,1 @@
+"""Turning a finished session into what people and CI read."""

@@ -1,0 +1,166 @@
+"""A run, phase by phase: schema-driven requests, credentials, the stateful model, flows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
+
+from conformance import checks
+from conformance.apis import load_adapter
+from conformance.generation import negative, positive
+from conformance.results import Failure, Results
+from conformance.session import MockClock, RunSettings, Session, SetupError
+from conformance.spec import Operation, load_api_spec
+from conformance.stateful import ModelDiverged
+from conformance.transport import NO_CREDENTIALS, Case, Client, Credentials, Exchange
+
+
+def hypothesis_settings(max_examples: int, **overrides: Any) -> settings:
+    return settings(max_examples=max_examples, database=None, deadline=None,
+                    phases=[Phase.explicit, Phase.generate], derandomize=False,
+                    suppress_health_check=list(HealthCheck), **overrides)
+
+
+def run(api: str, base_url: str, profile: dict[str, Any], run_settings: RunSettings,
+        progress: Callable[[str], None] = print, spec_path: str | None = None) -> Session:
+    spec = load_api_spec(api, spec_path)
+    client = Client(base_url)
+    session = Session(spec, client, profile, load_adapter(api), run_settings, progress=progress)
+    clock = MockClock(client, base_url)
+    session.clock = clock if clock.available() else None
+    session.primary = session.adapter.sign_in(session, profile["primary"])
+    session.secondary = session.adapter.sign_in(session, profile["secondary"])
+    for operation in spec.operations:
+        _schema_phase(session, operation)
+    _stateful_phase(session)
+    _flows_phase(session)
+    return session
+
+
+def _schema_phase(session: Session, operation: Operation) -> None:
+    pins = session.adapter.pins(session, operation)
+    if pins is None:
+        session.progress(f"  {operation.operation_id:<24} schema: left to the stateful model")
+        return
+    before = len(session.client.exchanges)
+    _positive(session, operation, pins)
+    _negative(session, operation, pins)
+    if operation.requires_auth:
+        _credentials(session, operation, pins)
+    sent = len(session.client.exchanges) - before
+    session.progress(f"  {operation.operation_id:<24} schema: {sent} requests")
+
+
+def _given(session: Session, strategy: st.SearchStrategy[Any], examples: int,
+           test: Callable[[Any], None]) -> None:
+    run_test = seed(session.settings.seed)(
+        hypothesis_settings(examples)(given(strategy)(test)))
+    run_test()
+
+
+def _positive(session: Session, operation: Operation, pins: positive.Pins) -> None:
+    def send_valid(case: Case) -> None:
+        exchange = session.client.send(case, session.primary)
+        session.judge_response(exchange)
+        session.expect("accepts_valid_input", operation,
+                       checks.accepts_valid_input(operation, exchange), exchange)
+
+    _given(session, positive.cases(operation, pins), session.settings.max_examples, send_valid)
+
+
+def _negative(session: Session, operation: Operation, pins: positive.Pins) -> None:
+    for mutation in negative.mutations(operation, session.adapter.protected_fields):
+        _given(session, positive.cases(operation, pins), 1,
+               _invalid_sender(session, operation, mutation))
+
+
+def _invalid_sender(session: Session, operation: Operation,
+                    mutation: negative.Mutation) -> Callable[[Case], None]:
+    def send_invalid(case: Case) -> None:
+        exchange = session.client.send(mutation.apply(case), session.primary)
+        session.judge_response(exchange)
+        session.expect("rejects_invalid_input", operation,
+                       checks.rejects_invalid_input(operation, exchange, mutation.name), exchange)
+
+    return send_invalid
+
+
+def _credentials(session: Session, operation: Operation, pins: positive.Pins) -> None:
+    for label, credentials in (("no", NO_CREDENTIALS),
+                               ("invalid", session.adapter.invalid_credentials())):
+        _given(session, positive.cases(operation, pins), 1,
+               _unauthenticated_sender(session, operation, label, credentials))
+
+
+def _unauthenticated_sender(session: Session, operation: Operation, label: str,
+                            credentials: Credentials) -> Callable[[Case], None]:
+    def send_unauthenticated(case: Case) -> None:
+        exchange = session.client.send(case, credentials)
+        session.judge_response(exchange)
+        session.expect("auth_required", operation,
+                       checks.auth_required(operation, exchange, label), exchange)
+
+    return send_unauthenticated
+
+
+def _stateful_phase(session: Session) -> None:
+    machine = session.adapter.machine(session)
+    if machine is None:
+        return
+    before = len(session.results.violations)
+    try:
+        run_state_machine_as_test(
+            machine, settings=hypothesis_settings(max(5, session.settings.max_examples // 2),
+                                                  stateful_step_count=25))
+    except Exception as error:  # noqa: BLE001 - any escape is either recorded or a model bug
+        if not _caused_by(error, ModelDiverged) or len(session.results.violations) == before:
+            session.expect("stateful_model", "(model)",
+                           Failure("the model to run to completion", repr(error)[:300]), None)
+    session.progress(f"  stateful model: {len(session.client.exchanges)} requests so far")
+
+
+def _flows_phase(session: Session) -> None:
+    for flow in session.adapter.flows():
+        try:
+            flow(session)
+        except ModelDiverged:
+            pass
+        session.progress(f"  flow {flow.__name__}: done")
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    if isinstance(error, kind):
+        return True
+    nested = getattr(error, "exceptions", ())
+    return any(_caused_by(inner, kind) for inner in nested) or (
+        error.__cause__ is not None and _caused_by(error.__cause__, kind))
+
+
+def coverage(session: Session) -> dict[str, Any]:
+    """Which operations and documented statuses the run exercised, against all documented."""
+    seen: dict[str, set[int]] = {}
+    for exchange in session.client.exchanges:
+        if exchange.operation is not None:
+            seen.setdefault(exchange.operation.operation_id, set()).add(exchange.status)
+    operations = {}
+    for operation in session.spec.operations:
+        statuses = seen.get(operation.operation_id, set())
+        documented = sorted(operation.documented_statuses)
+        operations[operation.operation_id] = {
+            "exercised": bool(statuses), "documented_statuses": documented,
+            "statuses_seen": sorted(statuses),
+            "documented_statuses_seen": sorted(statuses & set(documented)),
+        }
+    documented_total = sum(len(o["documented_statuses"]) for o in operations.values())
+    seen_total = sum(len(o["documented_statuses_seen"]) for o in operations.values())
+    return {"operations": operations,
+            "operations_exercised": sum(o["exercised"] for o in operations.values()),
+            "operations_total": len(operations),
+            "statuses_exercised": seen_total, "statuses_documented": documented_total}
+
+
+__all__ = ["Exchange", "Results", "RunSettings", "SetupError", "coverage", "run"]

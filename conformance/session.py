@@ -1,0 +1,103 @@
+"""One run against one target: what every phase shares, and the one place checks record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from hypothesis.stateful import RuleBasedStateMachine
+
+from conformance import checks
+from conformance.generation.positive import Pins
+from conformance.results import Failure, Results
+from conformance.spec import ApiSpec, Operation
+from conformance.transport import Client, Credentials, Exchange
+
+
+class SetupError(RuntimeError):
+    """The target or the profile cannot support a run (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    max_examples: int = 20
+    seed: int = 0
+
+
+class MockClock:
+    """The mock's ``/__admin/clock``, when the target has one: time-based checks need it."""
+
+    def __init__(self, client: Client, base_url: str) -> None:
+        parts = urlsplit(base_url)
+        self._url = f"{parts.scheme}://{parts.netloc}/__admin/clock"
+        self._client = client
+
+    def available(self) -> bool:
+        try:
+            return self._client.request("GET", self._url).status == 200
+        except ConnectionError:
+            return False
+
+    def advance(self, seconds: float) -> None:
+        exchange = self._client.request(
+            "POST", self._url, headers={"Content-Type": "application/json"},
+            data=f'{{"advance_seconds": {seconds}}}'.encode())
+        if exchange.status != 200:
+            raise SetupError(f"the mock clock refused to advance: {exchange.status}")
+
+
+class Adapter(Protocol):
+    """What the suite must know of an API beyond its spec: how its accounts sign in, which
+    values make a request meaningful, and the model of its documented semantics."""
+
+    name: str
+    #: request fields that carry credentials, never mutated by negative tests
+    protected_fields: frozenset[str]
+
+    def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials: ...
+
+    def invalid_credentials(self) -> Credentials: ...
+
+    def pins(self, session: Session, operation: Operation) -> Pins | None:
+        """Values for valid requests; None to leave an operation to the stateful model."""
+
+    def machine(self, session: Session) -> type[RuleBasedStateMachine] | None: ...
+
+    def flows(self) -> Iterable[Callable[[Session], None]]: ...
+
+
+@dataclass
+class Session:
+    spec: ApiSpec
+    client: Client
+    profile: Mapping[str, Any]
+    adapter: Adapter
+    settings: RunSettings
+    clock: MockClock | None = None
+    results: Results = field(init=False)
+    primary: Credentials = field(default_factory=Credentials)
+    secondary: Credentials = field(default_factory=Credentials)
+    progress: Callable[[str], None] = print
+
+    def __post_init__(self) -> None:
+        self.results = Results(self.spec.name)
+
+    def operation(self, operation_id: str) -> Operation:
+        return self.spec.operation(operation_id)
+
+    def judge_response(self, exchange: Exchange) -> None:
+        """Every response check, on any exchange with a known operation."""
+        if exchange.operation is None:
+            return
+        for check in checks.RESPONSE_CHECKS:
+            self.expect(check.__name__, exchange.operation, check(exchange.operation, exchange),
+                        exchange)
+
+    def expect(self, check: str, operation: Operation | str, failure: Failure | None,
+               exchange: Exchange | None) -> bool:
+        """Record one verdict; True when it passed."""
+        name = operation.operation_id if isinstance(operation, Operation) else operation
+        self.results.record(check, name, failure, exchange.curl() if exchange else "")
+        return failure is None

@@ -1,0 +1,52 @@
+"""Models of each API's documented semantics, run beside the server by Hypothesis.
+
+A machine sends what a client would send, predicts every answer from its model, and
+reports a mismatch under a stable check name (``read_after_write``, ``isolation``, ...).
+After the first mismatch the model no longer knows the server's state, so the machine
+stops rather than report the same fault again under other names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from hypothesis.stateful import RuleBasedStateMachine
+
+from conformance.results import Failure
+from conformance.session import Session
+from conformance.spec import Operation
+from conformance.transport import Case, Credentials, Exchange
+
+
+class ModelDiverged(Exception):
+    """The server disagreed with the model; already recorded as a violation."""
+
+
+class ModelMachine(RuleBasedStateMachine):
+    session: ClassVar[Session]
+
+    def send(self, operation_id: str, credentials: Credentials | None = None,
+             **case: Any) -> Exchange:
+        """Send a request and run the response checks on it."""
+        operation = self.session.operation(operation_id)
+        exchange = self.session.client.send(Case(operation, **case),
+                                            self.session.primary if credentials is None
+                                            else credentials)
+        self.session.judge_response(exchange)
+        return exchange
+
+    def expect(self, check: str, operation: Operation | str, failure: Failure | None,
+               exchange: Exchange | None) -> None:
+        if not self.session.expect(check, operation, failure, exchange):
+            raise ModelDiverged(check)
+
+    def expect_status(self, check: str, exchange: Exchange, *expected: int) -> None:
+        failure = None if exchange.status in expected else Failure(
+            f"status {' or '.join(map(str, expected))}",
+            f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}")
+        self.expect(check, exchange.operation or "(flow)", failure, exchange)
+
+    def expect_equal(self, check: str, exchange: Exchange, expected: Any, seen: Any,
+                     what: str) -> None:
+        failure = None if expected == seen else Failure(f"{what} = {expected!r}", repr(seen))
+        self.expect(check, exchange.operation or "(flow)", failure, exchange)

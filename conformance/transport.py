@@ -1,0 +1,156 @@
+"""Talking to the target: requests in, recorded exchanges out, each reproducible with curl."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import requests
+
+from conformance.spec import Operation
+
+TIMEOUT_SECONDS = 30
+#: headers curl sends by itself; repeating them only makes reproductions harder to read
+_CURL_OWN_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "content-length"}
+
+
+class TargetUnreachable(ConnectionError):
+    pass
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What authenticates a request, wherever the vendor wants it."""
+
+    headers: Mapping[str, str] = field(default_factory=dict)
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
+NO_CREDENTIALS = Credentials()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request to an operation; ``raw_body`` overrides ``body`` for malformed input."""
+
+    operation: Operation
+    path_params: Mapping[str, Any] = field(default_factory=dict)
+    query: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
+    has_body: bool = False
+    media_type: str = "application/json"
+    raw_body: bytes | None = None
+
+    def with_body(self, body: Any) -> Case:
+        return replace(self, body=body, has_body=True, raw_body=None)
+
+    def path(self) -> str:
+        path = self.operation.path
+        for name, value in self.path_params.items():
+            path = path.replace("{" + name + "}", quote(_text(value), safe=""))
+        return path
+
+
+@dataclass
+class Exchange:
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: bytes | None
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    operation: Operation | None = None
+    form_fields: Mapping[str, str] | None = None
+    file_name: str | None = None
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def json_or_none(self) -> Any:
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
+    def curl(self) -> str:
+        parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
+        for name, value in self.request_headers.items():
+            multipart_type = self.form_fields is not None and name.lower() == "content-type"
+            if multipart_type or name.lower() in _CURL_OWN_HEADERS:
+                continue
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+        if self.form_fields is not None:
+            for name, value in self.form_fields.items():
+                parts += ["--form-string", shlex.quote(f"{name}={value}")]
+            parts += ["-F", shlex.quote(f"file=@{self.file_name or 'upload.bin'}")]
+        elif self.request_body:
+            parts += ["--data-binary", shlex.quote(self.request_body.decode("utf-8", "replace"))]
+        return " ".join(parts)
+
+
+class Client:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._session = requests.Session()
+        self.exchanges: list[Exchange] = []
+
+    def send(self, case: Case, credentials: Credentials = NO_CREDENTIALS) -> Exchange:
+        headers = {**credentials.headers, **case.headers}
+        if credentials.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in credentials.cookies.items())
+        data = case.raw_body
+        if data is None and case.has_body:
+            data, content_type = _encode(case.body, case.media_type)
+            headers.setdefault("Content-Type", content_type)
+        query = {**credentials.query, **{k: _text(v) for k, v in case.query.items()}}
+        url = self.base_url + case.path() + (("?" + urlencode(query)) if query else "")
+        exchange = self.request(case.operation.method, url, headers=headers, data=data)
+        exchange.operation = case.operation
+        return exchange
+
+    def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                data: bytes | None = None, form_fields: Mapping[str, str] | None = None,
+                file: tuple[str, bytes, str] | None = None) -> Exchange:
+        """Any HTTP call, recorded; multipart when ``form_fields`` are given."""
+        try:
+            if form_fields is not None:
+                response = self._session.request(
+                    method, url, headers=dict(headers or {}), data=dict(form_fields),
+                    files={"file": file} if file else None, timeout=TIMEOUT_SECONDS,
+                    allow_redirects=False)
+            else:
+                response = self._session.request(method, url, headers=dict(headers or {}),
+                                                 data=data, timeout=TIMEOUT_SECONDS,
+                                                 allow_redirects=False)
+        except requests.RequestException as error:
+            raise TargetUnreachable(f"{method} {url}: {error}") from None
+        sent = response.request
+        body = sent.body if isinstance(sent.body, bytes) else (sent.body or "").encode()
+        exchange = Exchange(method, url, dict(sent.headers), body or None, response.status_code,
+                            response.headers, response.content, form_fields=form_fields,
+                            file_name=file[0] if file else None)
+        self.exchanges.append(exchange)
+        return exchange
+
+
+def _encode(body: Any, media_type: str) -> tuple[bytes, str]:
+    if media_type == "application/x-www-form-urlencoded" and isinstance(body, Mapping):
+        return urlencode({k: _text(v) for k, v in body.items()}).encode(), media_type
+    return json.dumps(body).encode(), "application/json"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
