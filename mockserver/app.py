@@ -105,7 +105,7 @@ def _api(contract: Contract, vendor: VendorApi, validate_responses: bool) -> Api
         missing, extra = spec_ids - set(vendor.handlers), set(vendor.handlers) - spec_ids
         raise ContractError(f"{contract.name}: handlers do not match the spec's operations "
                             f"(no handler: {sorted(missing)}; not in spec: {sorted(extra)})")
-    responses = ResponseValidator(contract) if validate_responses else None
+    responses = ResponseValidator() if validate_responses else None
     return Api(contract, vendor, RequestValidator(contract), responses)
 
 

@@ -37,7 +37,7 @@ def parse_datetime(text: str) -> datetime:
         candidate = candidate[:-1] + "+00:00"
     try:
         return utc(datetime.fromisoformat(candidate))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
 
 

@@ -53,7 +53,7 @@ class Engine:
             reply = Reply(error.status, body)
         response = _to_response(reply)
         if api.responses is not None:
-            self._enforce_contract(api.responses, response)
+            self._enforce_contract(api.responses, operation, response)
         return response
 
     def _reply(self, api: Api, operation: Operation) -> Reply:
@@ -105,9 +105,10 @@ class Engine:
         return documented_reply(api.contract, operation, status, retry_after=1)
 
     @staticmethod
-    def _enforce_contract(validator: ResponseValidator, response: Response) -> None:
+    def _enforce_contract(validator: ResponseValidator, operation: Operation,
+                          response: Response) -> None:
         """Strict mode: a response that breaks the spec becomes a loud 500."""
-        problems = validator.problems(request, response)
+        problems = validator.problems(operation, response)
         if not problems:
             return
         g.response_errors = [str(problem) for problem in problems]

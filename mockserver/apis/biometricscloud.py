@@ -240,10 +240,7 @@ def _save(services: Services, content: bytes, record: dict[str, Any]) -> dict[st
 
 
 def _next_record_id(services: Services) -> int:
-    """The store counter restarts at 1 on reset, so it counts on from the highest fixture id
-    (kept by ``seed``) and new records never collide with seeded ones."""
-    base = services.store.get(META, "record_ids") or {"base": 0}
-    return int(base["base"]) + services.store.next_id(RECORD_COUNTER)
+    return services.store.next_id(RECORD_COUNTER)
 
 
 def _active_record(call: Call) -> dict[str, Any]:
@@ -338,8 +335,8 @@ FIXTURE_SCHEMA: dict[str, Any] = {
 def seed(services: Services, section: Mapping[str, Any]) -> None:
     _check_references(section)
     records = [record for tenant in section["tenants"] for record in tenant.get("records", [])]
-    services.store.put(META, "record_ids",
-                       {"base": max((record["id"] for record in records), default=0)})
+    services.store.raise_counter(RECORD_COUNTER,
+                                 max((record["id"] for record in records), default=0))
     for tenant in section["tenants"]:
         _seed_tenant(services, tenant)
 

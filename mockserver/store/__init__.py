@@ -41,6 +41,9 @@ class StateStore(Protocol):
     def next_id(self, counter: str) -> int:
         """1, 2, 3, ... per counter; never repeats, also across processes."""
 
+    def raise_counter(self, counter: str, at_least: int) -> None:
+        """Make the next id exceed ``at_least`` (ids seeded from fixtures stay unique)."""
+
     def put_blob(self, key: str, data: bytes) -> None: ...
 
     def get_blob(self, key: str) -> bytes | None: ...

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from mockserver.store import Document
@@ -23,9 +23,38 @@ class MemoryStore:
         self._documents: dict[str, dict[str, Document]] = {}
         self._counters: dict[str, int] = {}
         self._blobs: dict[str, bytes] = {}
+        self._undo: list[Callable[[], None]] | None = None
 
-    def transaction(self) -> AbstractContextManager[None]:
-        return self._lock  # type: ignore[return-value]
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing, like SQLite's: an exception undoes every write made inside."""
+        with self._lock:
+            if self._undo is not None:
+                yield
+                return
+            self._undo = []
+            try:
+                yield
+            except BaseException:
+                for undo in reversed(self._undo):
+                    undo()
+                raise
+            finally:
+                self._undo = None
+
+    def _remember(self, kind: str, key: str) -> None:
+        if self._undo is None:
+            return
+        documents = self._documents.setdefault(kind, {})
+        previous = documents.get(key)
+
+        def undo() -> None:
+            if previous is None:
+                documents.pop(key, None)
+            else:
+                documents[key] = previous
+
+        self._undo.append(undo)
 
     def get(self, kind: str, key: str) -> Document | None:
         with self._lock:
@@ -34,10 +63,12 @@ class MemoryStore:
 
     def put(self, kind: str, key: str, document: Document) -> None:
         with self._lock:
+            self._remember(kind, key)
             self._documents.setdefault(kind, {})[key] = copy.deepcopy(document)
 
     def delete(self, kind: str, key: str) -> bool:
         with self._lock:
+            self._remember(kind, key)
             return self._documents.get(kind, {}).pop(key, None) is not None
 
     def find(self, kind: str, where: Mapping[str, Any] | None = None) -> list[Document]:
@@ -62,6 +93,10 @@ class MemoryStore:
         with self._lock:
             self._counters[counter] = self._counters.get(counter, 0) + 1
             return self._counters[counter]
+
+    def raise_counter(self, counter: str, at_least: int) -> None:
+        with self._lock:
+            self._counters[counter] = max(self._counters.get(counter, 0), at_least)
 
     def put_blob(self, key: str, data: bytes) -> None:
         with self._lock:

@@ -135,6 +135,13 @@ class SqliteStore:
             ).fetchone()
         return int(value)
 
+    def raise_counter(self, counter: str, at_least: int) -> None:
+        self._execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
+            (counter, at_least),
+        )
+
     def put_blob(self, key: str, data: bytes) -> None:
         self._execute(
             "INSERT INTO blobs (key, data) VALUES (?, ?) "
