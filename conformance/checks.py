@@ -85,7 +85,8 @@ def rejects_invalid_input(operation: Operation, exchange: Exchange,
                           mutation: str) -> Failure | None:
     if 400 <= exchange.status < 500:
         return None
-    return Failure(f"a 4xx for invalid input ({mutation})", f"{exchange.status} {_snippet(exchange)}")
+    return Failure(f"a 4xx for invalid input ({mutation})",
+                   f"{exchange.status} {_snippet(exchange)}")
 
 
 def auth_required(operation: Operation, exchange: Exchange, credentials: str) -> Failure | None:

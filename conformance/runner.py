@@ -16,7 +16,14 @@ from conformance.results import Failure, Results
 from conformance.session import MockClock, RunSettings, Session, SetupError
 from conformance.spec import Operation, load_api_spec
 from conformance.stateful import ModelDiverged
-from conformance.transport import NO_CREDENTIALS, Case, Client, Credentials, Exchange
+from conformance.transport import (
+    NO_CREDENTIALS,
+    Case,
+    Client,
+    Credentials,
+    Exchange,
+    TargetUnreachable,
+)
 
 
 def hypothesis_settings(max_examples: int, **overrides: Any) -> settings:
@@ -35,16 +42,30 @@ def run(api: str, base_url: str, profile: dict[str, Any], run_settings: RunSetti
     session.primary = session.adapter.sign_in(session, profile["primary"])
     session.secondary = session.adapter.sign_in(session, profile["secondary"])
     for operation in spec.operations:
-        _schema_phase(session, operation)
-    _stateful_phase(session)
-    _flows_phase(session)
+        _guarded(session, operation.operation_id, lambda op=operation: _schema_phase(session, op))
+    _guarded(session, "(model)", lambda: _stateful_phase(session))
+    for flow in session.adapter.flows():
+        _guarded(session, flow.__name__, lambda flow=flow: _flow(session, flow))
     return session
+
+
+def _guarded(session: Session, label: str, phase: Callable[[], None]) -> None:
+    """A server that breaks the suite's assumptions (an answer it cannot read) is a
+    violation to report, never a crash of the run."""
+    try:
+        phase()
+    except TargetUnreachable:
+        raise
+    except Exception as error:
+        if not _caused_by(error, ModelDiverged):
+            session.expect("unexpected_response", label,
+                           Failure("answers the suite can interpret", repr(error)[:300]), None)
 
 
 def _schema_phase(session: Session, operation: Operation) -> None:
     pins = session.adapter.pins(session, operation)
     if pins is None:
-        session.progress(f"  {operation.operation_id:<24} schema: left to the stateful model")
+        session.progress(f"  {operation.operation_id:<24} left to the stateful model")
         return
     before = len(session.client.exchanges)
     _positive(session, operation, pins)
@@ -52,7 +73,7 @@ def _schema_phase(session: Session, operation: Operation) -> None:
     if operation.requires_auth:
         _credentials(session, operation, pins)
     sent = len(session.client.exchanges) - before
-    session.progress(f"  {operation.operation_id:<24} schema: {sent} requests")
+    session.progress(f"  {operation.operation_id:<24} {sent} requests")
 
 
 def _given(session: Session, strategy: st.SearchStrategy[Any], examples: int,
@@ -111,25 +132,23 @@ def _stateful_phase(session: Session) -> None:
     machine = session.adapter.machine(session)
     if machine is None:
         return
-    before = len(session.results.violations)
+    before = len(session.client.exchanges)
     try:
         run_state_machine_as_test(
             machine, settings=hypothesis_settings(max(5, session.settings.max_examples // 2),
-                                                  stateful_step_count=25))
-    except Exception as error:  # noqa: BLE001 - any escape is either recorded or a model bug
-        if not _caused_by(error, ModelDiverged) or len(session.results.violations) == before:
-            session.expect("stateful_model", "(model)",
-                           Failure("the model to run to completion", repr(error)[:300]), None)
-    session.progress(f"  stateful model: {len(session.client.exchanges)} requests so far")
+                                                  stateful_step_count=20))
+    finally:
+        sent = len(session.client.exchanges) - before
+        session.progress(f"  {'stateful model':<24} {sent} requests")
 
 
-def _flows_phase(session: Session) -> None:
-    for flow in session.adapter.flows():
-        try:
-            flow(session)
-        except ModelDiverged:
-            pass
-        session.progress(f"  flow {flow.__name__}: done")
+def _flow(session: Session, flow: Callable[[Session], None]) -> None:
+    before = len(session.client.exchanges)
+    try:
+        flow(session)
+    finally:
+        sent = len(session.client.exchanges) - before
+        session.progress(f"  {'flow ' + flow.__name__:<24} {sent} requests")
 
 
 def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:

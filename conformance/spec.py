@@ -100,5 +100,6 @@ class ApiSpec:
 
 
 def load_api_spec(api: str, path: str | None = None) -> ApiSpec:
-    document = yaml.safe_load(Path(path).read_text("utf-8")) if path else vendor_specs.load_spec(api)
-    return ApiSpec(api, document)
+    if path is None:
+        return ApiSpec(api, vendor_specs.load_spec(api))
+    return ApiSpec(api, yaml.safe_load(Path(path).read_text("utf-8")))

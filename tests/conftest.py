@@ -7,6 +7,7 @@ back as a 500) and stops them all at the end of the session.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -92,3 +93,26 @@ def mock_factory() -> Iterator[Callable[..., RunningMock]]:
     yield get
     for server in servers.values():
         server.stop()
+
+
+@dataclass
+class ConformanceRun:
+    exit_status: int
+    output: str
+    report: dict[str, Any]
+
+    @property
+    def failed_checks(self) -> set[str]:
+        return {violation["check"] for violation in self.report.get("violations", [])}
+
+
+def run_conformance(api: str, base_url: str, tmp_path: Any, *options: str) -> ConformanceRun:
+    """The real CLI, as CI would call it; returns its exit status, output and JSON report."""
+    report = tmp_path / f"{api}-report.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--api", api, "--base-url", base_url,
+         "--report", str(report), *options],
+        capture_output=True, text=True, timeout=300,
+    )
+    document = json.loads(report.read_text()) if report.exists() else {}
+    return ConformanceRun(completed.returncode, completed.stdout + completed.stderr, document)

@@ -7,15 +7,15 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, rule
+from hypothesis.stateful import Bundle
 
 from conformance.apis._common import bearer, past_timestamps
 from conformance.generation.positive import Pins
 from conformance.results import Failure
 from conformance.session import Session
 from conformance.spec import Operation
-from conformance.stateful import ModelDiverged, ModelMachine
-from conformance.transport import Case, Credentials, Exchange
+from conformance.stateful import ModelMachine, model_rule
+from conformance.transport import Case, Credentials, Exchange, TargetUnreachable
 
 PROCESSING_GRACE_SECONDS = 3600
 
@@ -37,7 +37,7 @@ class UpliftAdapter:
                               "session_group_id": primary["session_group_id"],
                               "capture_time": past_timestamps()})
         if operation.operation_id == "getCapture":
-            return Pins(path={"captureId": st.builds(lambda: reserve(session)["session_id"])})
+            return Pins(path={"captureId": st.builds(lambda: _some_capture_id(session))})
         return Pins()
 
     def machine(self, session: Session) -> type[ModelMachine]:
@@ -55,16 +55,24 @@ def reservation_body(session: Session, **changes: Any) -> dict[str, Any]:
             "movement_attributes": {"activity": "golf", "movement": "full_swing"}, **changes}
 
 
-def reserve(session: Session, credentials: Credentials | None = None,
-            **changes: Any) -> dict[str, Any]:
+def reserve(session: Session, **changes: Any) -> dict[str, Any] | None:
+    """A fresh reservation of the primary organization, or None when the server refused."""
     exchange = session.client.send(
         Case(session.operation("createCapture")).with_body(reservation_body(session, **changes)),
-        credentials or session.primary)
+        session.primary)
     session.judge_response(exchange)
-    if exchange.status != 200:
-        raise ModelDiverged("createCapture")
-    body: dict[str, Any] = exchange.json()
+    body = exchange.json_or_none()
+    if exchange.status != 200 or not isinstance(body, dict):
+        session.expect("upload_flow", "createCapture",
+                       Failure("a reservation to upload to", f"{exchange.status}"), exchange)
+        return None
     return body
+
+
+def _some_capture_id(session: Session) -> str:
+    """An id that exists when the server lets us reserve; else one that does not."""
+    reservation = reserve(session)
+    return str(reservation["session_id"]) if reservation else str(uuid.uuid4())
 
 
 class UpliftModel(ModelMachine):
@@ -76,7 +84,7 @@ class UpliftModel(ModelMachine):
         super().__init__()
         self.known: dict[str, dict[str, Any]] = {}
 
-    @rule(target=captures, movement=st.sampled_from(["full_swing", "putt", "chip"]))
+    @model_rule(target=captures, movement=st.sampled_from(["full_swing", "putt", "chip"]))
     def create(self, movement: str) -> str:
         body = reservation_body(self.session, movement_attributes={
             "activity": "golf", "movement": movement})
@@ -89,7 +97,7 @@ class UpliftModel(ModelMachine):
         self.known[created["session_id"]] = {**body, "status": "awaiting_upload"}
         return str(created["session_id"])
 
-    @rule(capture=captures)
+    @model_rule(capture=captures)
     def read_back(self, capture: str) -> None:
         exchange = self.send("getCapture", path_params={"captureId": capture})
         self.expect_status("read_after_write", exchange, 200)
@@ -98,7 +106,7 @@ class UpliftModel(ModelMachine):
             self.expect_equal("read_after_write", exchange, expected[field], seen.get(field),
                               field)
 
-    @rule(capture=captures)
+    @model_rule(capture=captures)
     def listed(self, capture: str) -> None:
         exchange = self.send("listCaptures", query={"limit": 500})
         self.expect_status("read_after_write", exchange, 200)
@@ -108,7 +116,7 @@ class UpliftModel(ModelMachine):
                     Failure(f"{capture} listed once", f"listed {ids.count(capture)} times"),
                     exchange)
 
-    @rule(capture=captures)
+    @model_rule(capture=captures)
     def hidden_from_other_organization(self, capture: str) -> None:
         exchange = self.send("getCapture", self.session.secondary,
                              path_params={"captureId": capture})
@@ -119,7 +127,27 @@ class UpliftModel(ModelMachine):
                     Failure("no capture of another organization", capture)
                     if capture in ids else None, listing)
 
-    @rule()
+    @model_rule(page_size=st.integers(min_value=1, max_value=3))
+    def pages_visit_every_capture_once(self, page_size: int) -> None:
+        seen: list[str] = []
+        total, offset = None, 0
+        while total is None or offset < total:
+            exchange = self.send("listCaptures", query={"limit": page_size, "offset": offset})
+            self.expect_status("pagination", exchange, 200)
+            page = exchange.json()
+            total = page["total_count"]
+            seen += [item["session_id"] for item in page["captures"]]
+            offset += page_size
+            if offset > 10_000:
+                break
+        failure = None
+        if sorted(seen) != sorted(set(seen)) or not set(self.known) <= set(seen):
+            failure = Failure("every capture exactly once across pages",
+                              f"{len(seen)} entries, {len(set(seen))} distinct, "
+                              f"{len(set(self.known) - set(seen))} missing")
+        self.expect("pagination", "listCaptures", failure, exchange)
+
+    @model_rule()
     def other_organizations_athlete_is_refused(self) -> None:
         body = reservation_body(self.session,
                                 athlete_id=self.session.profile["secondary"]["athlete_id"],
@@ -131,20 +159,32 @@ class UpliftModel(ModelMachine):
 def upload_flow(session: Session) -> None:
     """Reserve, POST the file to the presigned target, then follow the status."""
     reservation = reserve(session)
-    upload = session.client.request(
-        "POST", reservation["upload_url"], form_fields=reservation["upload_fields"],
-        file=("conformance.mov", b"\x00\x00\x00\x14ftypqt  conformance", "video/quicktime"))
-    ok = session.expect("upload_flow", "createCapture",
-                        None if upload.status in (200, 201, 204) else
-                        Failure("2xx from the presigned POST", f"{upload.status} "
-                                f"{upload.body[:200]!r}"), upload)
-    if not ok:
+    if reservation is None:
         return
-    status = _status(session, reservation["session_id"])
+    upload = _upload(session, reservation, b"\x00\x00\x00\x14ftypqt  conformance")
+    if upload is None or not session.expect(
+            "upload_flow", "createCapture", None if upload.status in (200, 201, 204) else
+            Failure("2xx from the presigned POST", f"{upload.status} {upload.body[:200]!r}"),
+            upload):
+        return
+    status, exchange = _status(session, reservation["session_id"])
     session.expect("upload_flow", "getCapture",
                    None if status in ("processing", "completed") else
-                   Failure("processing or completed after upload", status), None)
+                   Failure("processing or completed after upload", status), exchange)
     _expiry_and_processing(session, reservation["session_id"])
+
+
+def _upload(session: Session, reservation: dict[str, Any], data: bytes) -> Exchange | None:
+    """The presigned POST as a browser sends it; an unreachable target is a violation."""
+    try:
+        return session.client.request(
+            "POST", str(reservation.get("upload_url")),
+            form_fields=reservation.get("upload_fields") or {},
+            file=("conformance.mov", data, "video/quicktime"))
+    except TargetUnreachable as error:
+        session.expect("upload_flow", "createCapture",
+                       Failure("a reachable upload_url", str(error)[:200]), None)
+        return None
 
 
 def _expiry_and_processing(session: Session, uploaded_id: str) -> None:
@@ -152,29 +192,29 @@ def _expiry_and_processing(session: Session, uploaded_id: str) -> None:
         session.results.skip("lifecycle", "no mock clock at the target (/__admin/clock)")
         return
     stale = reserve(session)
+    if stale is None:
+        return
     session.clock.advance(31 * 60)
-    late = session.client.request(
-        "POST", stale["upload_url"], form_fields=stale["upload_fields"],
-        file=("late.mov", b"late", "video/quicktime"))
-    session.expect("lifecycle", "createCapture", None if late.status == 403 else
-                   Failure("403 from S3 once the 30-minute window has passed",
-                           str(late.status)), late)
-    session.expect("lifecycle", "getCapture",
-                   None if _status(session, stale["session_id"]) == "error" else
-                   Failure("error once the upload window closed unused",
-                           _status(session, stale["session_id"])), None)
+    late = _upload(session, stale, b"late")
+    if late is not None:
+        session.expect("lifecycle", "createCapture", None if late.status == 403 else
+                       Failure("403 from S3 once the 30-minute window has passed",
+                               str(late.status)), late)
+    status, exchange = _status(session, stale["session_id"])
+    session.expect("lifecycle", "getCapture", None if status == "error" else
+                   Failure("error once the upload window closed unused", status), exchange)
     session.clock.advance(PROCESSING_GRACE_SECONDS)
-    final = _status(session, uploaded_id)
-    session.expect("lifecycle", "getCapture", None if final == "completed" else
-                   Failure("completed after processing", final), None)
+    status, exchange = _status(session, uploaded_id)
+    session.expect("lifecycle", "getCapture", None if status == "completed" else
+                   Failure("completed after processing", status), exchange)
 
 
-def _status(session: Session, capture_id: str) -> str:
-    exchange: Exchange = session.client.send(
+def _status(session: Session, capture_id: str) -> tuple[str, Exchange]:
+    exchange = session.client.send(
         Case(session.operation("getCapture"), path_params={"captureId": capture_id}),
         session.primary)
     session.judge_response(exchange)
-    return str((exchange.json_or_none() or {}).get("status"))
+    return str((exchange.json_or_none() or {}).get("status")), exchange
 
 
 ADAPTER = UpliftAdapter()

@@ -1,0 +1,146 @@
+"""A reverse proxy that breaks the mock in one deliberate way, for testing the suite.
+
+The conformance suite must catch real implementations' bugs; a proxy in front of the
+real mock lets a test inject exactly one (a wrong status, a dropped field, a lost write,
+a leak across accounts) without any test-only switch inside the mock itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per proxied request
+
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
+               "content-encoding", "host"}
+
+
+@dataclass(frozen=True)
+class Exchange:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def with_json(self, document: Any) -> Answer:
+        return Answer(self.status, self.headers, json.dumps(document).encode())
+
+
+Forward = Callable[[Exchange], Answer]
+Respond = Callable[[Exchange, Forward], Answer]
+
+
+@dataclass(frozen=True)
+class Breakage:
+    """Applies ``respond`` to requests matching ``method`` and the ``path`` regex."""
+
+    method: str
+    path: str
+    respond: Respond
+    state: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def matches(self, exchange: Exchange) -> bool:
+        return exchange.method == self.method and re.fullmatch(self.path, exchange.path) is not None
+
+
+def rewrite_json(method: str, path: str, change: Callable[[Any], Any],
+                 when: Callable[[Answer], bool] = lambda answer: 200 <= answer.status < 300,
+                 ) -> Breakage:
+    def respond(exchange: Exchange, forward: Forward) -> Answer:
+        answer = forward(exchange)
+        return answer.with_json(change(answer.json())) if when(answer) else answer
+
+    return Breakage(method, path, respond)
+
+
+def set_status(method: str, path: str, status: int, when_status: int | None = None) -> Breakage:
+    def respond(exchange: Exchange, forward: Forward) -> Answer:
+        answer = forward(exchange)
+        if when_status is None or answer.status == when_status:
+            answer.status = status
+        return answer
+
+    return Breakage(method, path, respond)
+
+
+def swap_header(method: str, path: str, name: str, old: str, new: str) -> Breakage:
+    def respond(exchange: Exchange, forward: Forward) -> Answer:
+        headers = dict(exchange.headers)
+        if headers.get(name) == old:
+            headers[name] = new
+        return forward(replace(exchange, headers=headers))
+
+    return Breakage(method, path, respond)
+
+
+def cache_first(method: str, path: str) -> Breakage:
+    """A stale read: the first answer per request line and credentials, forever."""
+    cache: dict[tuple[str, ...], Answer] = {}
+
+    def respond(exchange: Exchange, forward: Forward) -> Answer:
+        key = (exchange.path, exchange.query, exchange.headers.get("Authorization", ""),
+               exchange.headers.get("Cookie", ""), exchange.headers.get("X-API-Session", ""))
+        if key not in cache:
+            cache[key] = forward(exchange)
+        return cache[key]
+
+    return Breakage(method, path, respond)
+
+
+class BrokenProxy:
+    def __init__(self, upstream: str, *breakages: Breakage) -> None:
+        self._upstream = upstream.rstrip("/")
+        self._breakages = breakages
+        self._session = requests.Session()
+        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self.origin = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> BrokenProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+    @Request.application  # type: ignore[arg-type]
+    def _app(self, request: Request) -> Response:
+        exchange = Exchange(request.method, request.path, request.query_string.decode(),
+                            {k: v for k, v in request.headers.items()
+                             if k.lower() not in _HOP_BY_HOP} | {"Host": request.host},
+                            request.get_data())
+        breakage = next((b for b in self._breakages if b.matches(exchange)), None)
+        answer = breakage.respond(exchange, self._forward) if breakage else self._forward(exchange)
+        return Response(answer.body, status=answer.status, headers=answer.headers)
+
+    def _forward(self, exchange: Exchange) -> Answer:
+        url = self._upstream + exchange.path + (f"?{exchange.query}" if exchange.query else "")
+        response = self._session.request(exchange.method, url, headers=exchange.headers,
+                                         data=exchange.body, allow_redirects=False, timeout=30)
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP}
+        return Answer(response.status_code, headers, response.content)

@@ -1,0 +1,119 @@
+"""The conformance suite judges Uplift: clean on the mock, and each planted bug is caught."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+import pytest
+
+from broken_proxy import (
+    Answer,
+    Breakage,
+    BrokenProxy,
+    cache_first,
+    rewrite_json,
+    set_status,
+    swap_header,
+)
+from conftest import run_conformance
+
+PRIMARY = "Bearer upl_live_pinecrest_8f2d61c0b7a94e3f"
+SECONDARY = "Bearer upl_live_riverside_3a9c50d2e81f4b67"
+CAPTURE = r"/v1/captures/[^/]+"
+
+
+@pytest.fixture
+def mock(mock_factory):
+    server = mock_factory("--api", "uplift")
+    server.reset()
+    return server
+
+
+def test_the_mock_conforms(mock, tmp_path):
+    run = run_conformance("uplift", mock.url("/v1"), tmp_path)
+    assert run.exit_status == 0, run.output
+    assert run.report["failed"] == 0 and run.report["passed"] > 0
+    assert run.report["coverage"]["operations_exercised"] == 3
+    assert run.output.strip().splitlines()[-1].endswith("0 failed")
+
+
+def _drop(field):
+    def change(body):
+        body.pop(field, None)
+        return body
+
+    return change
+
+
+def _forge_reservation(exchange, forward) -> Answer:
+    """A reservation answer for a request the server never stored."""
+    return Answer(200, {"Content-Type": "application/json"}, (
+        b'{"session_id": "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "session_group_id": '
+        b'"11111111-2222-3333-4444-555555555555", "upload_url": "http://127.0.0.1:1/", '
+        b'"upload_fields": {}, "upload_expires_at": "2030-01-01T00:00:00Z", "status": "NEW"}'))
+
+
+def _accept_everything(exchange, forward) -> Answer:
+    """Skipped validation: whatever the request, a reservation comes back."""
+    answer = forward(exchange)
+    return _forge_reservation(exchange, forward) if answer.status == 400 else answer
+
+
+def _lose_write(body):
+    """Acknowledged, but the id the client gets was never stored."""
+    return {**body, "session_id": str(uuid.uuid4())}
+
+
+def _first_page_always(exchange, forward) -> Answer:
+    query = "&".join(part for part in exchange.query.split("&") if not part.startswith("offset"))
+    return forward(replace(exchange, query=query))
+
+
+def _as_plain_text(exchange, forward) -> Answer:
+    answer = forward(exchange)
+    return Answer(answer.status, {"Content-Type": "text/plain"}, answer.body)
+
+
+def _never_completed(body):
+    if body.get("status") == "completed":
+        body["status"] = "processing"
+    return body
+
+
+def _expired_upload(exchange, forward) -> Answer:
+    return Answer(403, {"Content-Type": "application/xml"},
+                  b"<Error><Code>AccessDenied</Code><Message>Policy expired.</Message></Error>")
+
+
+BROKEN = {
+    "wrong status": (set_status("POST", "/v1/captures", 201, when_status=200),
+                     "status_code_documented"),
+    "missing field": (rewrite_json("POST", "/v1/captures", _drop("upload_expires_at")),
+                      "response_schema"),
+    "wrong type": (rewrite_json("GET", "/v1/captures",
+                                lambda body: {**body, "total_count": str(body["total_count"])}),
+                   "response_schema"),
+    "wrong content type": (Breakage("GET", CAPTURE, _as_plain_text), "content_type"),
+    "skipped validation": (Breakage("POST", "/v1/captures", _accept_everything),
+                           "rejects_invalid_input"),
+    "no auth": (swap_header("GET", "/v1/captures", "Authorization", None, PRIMARY),
+                "auth_required"),
+    "broken isolation": (swap_header("GET", CAPTURE, "Authorization", SECONDARY, PRIMARY),
+                         "isolation"),
+    "lost write": (rewrite_json("POST", "/v1/captures", _lose_write), "read_after_write"),
+    "stale read": (cache_first("GET", "/v1/captures"), "read_after_write"),
+    "wrong pagination": (Breakage("GET", "/v1/captures", _first_page_always), "pagination"),
+    "early expiry": (Breakage("POST", "/s3/uplift-captures/", _expired_upload), "upload_flow"),
+    "never completes": (rewrite_json("GET", CAPTURE, _never_completed), "lifecycle"),
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
+    breakage, check = BROKEN[name]
+    with BrokenProxy(mock.origin, breakage) as proxy:
+        run = run_conformance("uplift", proxy.url("/v1"), tmp_path)
+    assert run.exit_status == 1, run.output
+    assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
+    assert "curl " in run.output
