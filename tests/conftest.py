@@ -60,13 +60,16 @@ class RunningMock:
             self.process.wait()
 
 
-def start_mock(*options: str, port: int | None = None, strict: bool = True) -> RunningMock:
+def start_mock(*options: str, port: int | None = None, strict: bool = True,
+               admin_token: str | None = None) -> RunningMock:
     port = port or free_port()
     command = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), *options]
     if strict:
         command.append("--validate-responses")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     server = RunningMock(f"http://127.0.0.1:{port}", process)
+    if admin_token:
+        server.session.headers["Authorization"] = f"Bearer {admin_token}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,0 +1,257 @@
+"""The mock's outside: the CLI, the admin API, faults, state backends (INTERFACES.md)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from conftest import free_port, start_mock
+
+UPLIFT_KEY = "Bearer upl_live_pinecrest_8f2d61c0b7a94e3f"
+OTHER_UPLIFT_KEY = "Bearer upl_live_riverside_3a9c50d2e81f4b67"
+
+
+def serve(*options: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mockserver", "serve", *options],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def mock(mock_factory):
+    server = mock_factory()
+    server.reset()
+    yield server
+    requests.delete(server.url("/__admin/faults"), timeout=10)
+
+
+def uplift_list(server, key: str = UPLIFT_KEY, **headers: str) -> requests.Response:
+    return requests.get(server.url("/v1/captures"), timeout=10,
+                        headers={"Authorization": key, **headers})
+
+
+# -- start-up ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--port", "99999"], "not a port number"),
+    (["--api", "nosuchapi"], "invalid choice"),
+    (["--state", "redis://x"], "--state must be 'memory' or 'sqlite:PATH'"),
+    (["--workers", "2"], "--workers > 1 needs shared state"),
+    (["--fixtures", "/nonexistent/fixtures.yaml"], "cannot read fixtures"),
+])
+def test_bad_options_are_one_line_and_exit_2(options, message):
+    result = serve("--port", str(free_port()), *options)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("object_store: [", "not valid YAML"),
+    ("object_store: {access_key_id: a, secret_access_key: b}\nuplift: {organizations: []}\n",
+     "uplift.organizations"),
+    ("uplift: {}\n", "object_store"),
+])
+def test_a_bad_fixtures_file_is_refused_naming_the_problem(tmp_path, content, message):
+    fixtures = tmp_path / "fixtures.yaml"
+    fixtures.write_text(content)
+    result = serve("--port", str(free_port()), "--api", "uplift", "--fixtures", str(fixtures))
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_busy_port_is_one_line_and_exit_2():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = serve("--port", str(busy.getsockname()[1]))
+    assert result.returncode == 2
+    assert "cannot listen on" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ready_quickly_and_healthy_with_all_four_apis():
+    started = time.monotonic()
+    server = start_mock(strict=False)
+    try:
+        elapsed = time.monotonic() - started
+        health = requests.get(server.url("/__admin/health"), timeout=5).json()
+        assert health == {"status": "ok",
+                          "apis": ["captureproof", "mycrt", "biometricscloud", "uplift"]}
+        assert elapsed < 10  # generous here; bench/ measures the real start-up time
+    finally:
+        server.stop()
+
+
+# -- routing -------------------------------------------------------------------------------
+
+def test_unknown_path_and_wrong_method_answer_in_the_apis_format(mock):
+    unknown = requests.get(mock.url("/api/captures/1/nothing"), timeout=10)
+    assert unknown.status_code == 404 and set(unknown.json()) == {"code", "message"}
+    wrong = requests.patch(mock.url("/v1/captures"), timeout=10)
+    assert wrong.status_code == 405
+    assert {"GET", "POST"} <= {m.strip() for m in wrong.headers["Allow"].split(",")}
+    assert wrong.json()["error"] == "MethodNotAllowed"
+
+
+def test_oversized_body_is_413_and_the_mock_keeps_serving(mock):
+    response = requests.post(mock.url("/v1/captures"), data=b"x" * (11 * 1024 * 1024),
+                             headers={"Authorization": UPLIFT_KEY,
+                                      "Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 413
+    assert response.json()["error"] == "PayloadTooLarge"
+    assert uplift_list(mock).status_code == 200
+
+
+# -- admin API -----------------------------------------------------------------------------
+
+def test_fixtures_is_the_conformance_profile_of_every_api(mock):
+    profile = requests.get(mock.url("/__admin/fixtures"), timeout=10).json()
+    assert set(profile) == {"captureproof", "mycrt", "biometricscloud", "uplift"}
+    assert {"token", "patient_id", "proof_id"} <= set(profile["captureproof"]["primary"])
+    assert {"email", "password", "env_id"} <= set(profile["mycrt"]["secondary"])
+    assert "token" in profile["biometricscloud"]["secondary"]
+    assert {"api_key", "athlete_id", "session_group_id"} <= set(profile["uplift"]["primary"])
+
+
+def test_clock_moves_and_reset_brings_it_back(mock):
+    before = requests.get(mock.url("/__admin/clock"), timeout=10).json()["now"]
+    moved = requests.post(mock.url("/__admin/clock"), json={"advance_seconds": 86400},
+                          timeout=10).json()["now"]
+    assert moved[:10] > before[:10]
+    target = requests.post(mock.url("/__admin/clock"), json={"now": "2031-02-03T04:05:06Z"},
+                           timeout=10).json()["now"]
+    assert target.startswith("2031-02-03T04:05:0")
+    bad = requests.post(mock.url("/__admin/clock"), json={"now": "tomorrow"}, timeout=10)
+    assert bad.status_code == 400
+    mock.reset()
+    assert requests.get(mock.url("/__admin/clock"), timeout=10).json()["now"][:4] < "2031"
+
+
+def test_reset_restores_the_fixtures(mock):
+    requests.post(mock.url("/v1/captures"), timeout=10, headers={"Authorization": UPLIFT_KEY},
+                  json={"athlete_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+                        "session_group_id": "11111111-2222-3333-4444-555555555555",
+                        "file_name": "a.mov",
+                        "camera_configuration": {"camera_setup_selection": "single.front_on"},
+                        "movement_attributes": {"activity": "golf", "movement": "putt"}})
+    assert uplift_list(mock).json()["total_count"] == 1
+    mock.reset()
+    assert uplift_list(mock).json()["total_count"] == 0
+
+
+def test_journal_lists_requests_newest_first_with_validation_errors(mock):
+    requests.get(mock.url("/v1/captures?limit=0"), headers={"Authorization": UPLIFT_KEY},
+                 timeout=10)
+    uplift_list(mock)
+    newest, previous = mock.journal()[:2]
+    assert (newest["method"], newest["path"], newest["status"]) == ("GET", "/v1/captures", 200)
+    assert previous["status"] == 400 and previous["operation"] == "listCaptures"
+    assert any("query.limit" in error for error in previous["validation_errors"])
+
+
+def test_fault_error_status_answers_the_documented_body(mock):
+    rule = requests.post(mock.url("/__admin/faults"), timeout=10,
+                         json={"api": "uplift", "operation": "listCaptures", "status": 503})
+    assert rule.status_code == 201
+    response = uplift_list(mock)
+    assert response.status_code == 503
+    assert response.json() == {"error": "ServiceUnavailable", "message":
+                               "Temporary upstream video reservation issue. Please retry shortly."}
+    requests.delete(mock.url("/__admin/faults"), timeout=10)
+    assert uplift_list(mock).status_code == 200
+
+
+def test_fault_status_must_be_documented(mock):
+    refused = requests.post(mock.url("/__admin/faults"), timeout=10,
+                            json={"api": "mycrt", "operation": "getCurrentUser", "status": 503})
+    assert refused.status_code == 400 and "not documented" in refused.json()["message"]
+    unknown = requests.post(mock.url("/__admin/faults"), timeout=10, json={"bogus": 1})
+    assert unknown.status_code == 400
+
+
+def test_fault_latency_delays_matching_operations(mock):
+    requests.post(mock.url("/__admin/faults"), timeout=10,
+                  json={"operation": "listCaptures", "api": "uplift", "latency_ms": 300})
+    started = time.monotonic()
+    assert uplift_list(mock).status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+def test_rate_limit_is_per_credential_with_retry_after(mock):
+    requests.post(mock.url("/__admin/faults"), timeout=10,
+                  json={"api": "uplift", "rate_limit": 2, "window_seconds": 60})
+    assert [uplift_list(mock).status_code for _ in range(2)] == [200, 200]
+    limited = uplift_list(mock)
+    assert limited.status_code == 429
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert limited.json()["error"] == "TooManyRequests"
+    assert uplift_list(mock, OTHER_UPLIFT_KEY).status_code == 200
+    mock.advance(61)
+    assert uplift_list(mock).status_code == 200
+
+
+def test_prefer_code_returns_the_documented_response(mock):
+    response = uplift_list(mock, Prefer="code=429")
+    assert response.status_code == 429 and "Retry-After" in response.headers
+    undocumented = uplift_list(mock, Prefer="code=418")
+    assert undocumented.status_code == 400
+
+
+def test_admin_token_guards_the_admin_api():
+    guarded = start_mock("--api", "uplift", "--admin-token", "s3cret", admin_token="s3cret")
+    try:
+        assert requests.get(guarded.url("/__admin/health"), timeout=5).status_code == 401
+        wrong = requests.get(guarded.url("/__admin/health"), timeout=5,
+                             headers={"Authorization": "Bearer guess"})
+        assert wrong.status_code == 401
+        assert guarded.session.get(guarded.url("/__admin/health"), timeout=5).status_code == 200
+    finally:
+        guarded.stop()
+
+
+# -- state backends ------------------------------------------------------------------------
+
+def test_sqlite_state_survives_a_restart(tmp_path):
+    state = f"sqlite:{tmp_path / 'state.db'}"
+    port = free_port()
+    first = start_mock("--api", "uplift", "--state", state, port=port)
+    created = requests.post(first.url("/v1/captures"), timeout=10,
+                            headers={"Authorization": UPLIFT_KEY},
+                            json={"athlete_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+                                  "session_group_id": "11111111-2222-3333-4444-555555555555",
+                                  "file_name": "kept.mov", "camera_configuration": {
+                                      "camera_setup_selection": "single.front_on"},
+                                  "movement_attributes": {"activity": "golf",
+                                                          "movement": "putt"}}).json()
+    first.stop()
+    second = start_mock("--api", "uplift", "--state", state, port=port)
+    try:
+        kept = requests.get(second.url(f"/v1/captures/{created['session_id']}"), timeout=10,
+                            headers={"Authorization": UPLIFT_KEY})
+        assert kept.status_code == 200 and kept.json()["file_name"] == "kept.mov"
+    finally:
+        second.stop()
+
+
+def test_several_workers_share_sqlite_state(tmp_path):
+    server = start_mock("--api", "uplift", "--state", f"sqlite:{tmp_path / 's.db'}",
+                        "--workers", "2")
+    try:
+        body = {"athlete_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+                "session_group_id": "11111111-2222-3333-4444-555555555555",
+                "file_name": "w.mov",
+                "camera_configuration": {"camera_setup_selection": "single.front_on"},
+                "movement_attributes": {"activity": "golf", "movement": "putt"}}
+        ids = {requests.post(server.url("/v1/captures"), json=body, timeout=10,
+                             headers={"Authorization": UPLIFT_KEY,
+                                      "Connection": "close"}).json()["session_id"]
+               for _ in range(20)}
+        listed = requests.get(server.url("/v1/captures?limit=500"), timeout=10,
+                              headers={"Authorization": UPLIFT_KEY}).json()
+        assert len(ids) == 20 and listed["total_count"] == 20
+    finally:
+        server.stop()
