@@ -132,6 +132,7 @@ def _stateful_phase(session: Session) -> None:
     machine = session.adapter.machine(session)
     if machine is None:
         return
+    machine = seed(session.settings.seed)(machine)
     before = len(session.client.exchanges)
     try:
         run_state_machine_as_test(
