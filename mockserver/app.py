@@ -88,6 +88,7 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     mock.seed_if_empty()
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.merge_slashes = False  # "//" is an unknown path, not a redirect to HTML
     engine = Engine(mock.apis, mock.services, mock.faults)
     for operation in mock.operations():
         _route(app, engine, operation)

@@ -8,6 +8,7 @@ vendor's error body can say exactly what was wrong.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from werkzeug.wrappers import Request, Response
 from mockserver.contracts import Contract, Operation
 
 _REQUIRED = re.compile(r"'(.+)' is a required property")
+#: deeper JSON is refused: no vendor document nests anywhere near this
+MAX_NESTING = 64
 
 
 @dataclass(frozen=True)
@@ -53,19 +56,33 @@ class RequestValidator:
         self._body = V31RequestBodyUnmarshaller(contract.schema_path)
 
     def validate(self, request: Request) -> ValidatedRequest | list[Problem]:
-        openapi_request = WerkzeugOpenAPIRequest(request)
+        openapi_request = _AsGet(request) if request.method == "HEAD" else \
+            WerkzeugOpenAPIRequest(request)
         parameters = self._parameters.unmarshal(openapi_request)
         try:
             body = self._body.unmarshal(openapi_request)
         except (AssertionError, LookupError, ValueError):  # openapi-core's multipart parser
             return [*describe(parameters.errors),
                     Problem("body", f"is not well-formed {request.mimetype or 'content'}")]
+        except RecursionError:
+            return [*describe(parameters.errors), _TOO_DEEP]
         problems = [*describe(parameters.errors), *describe(body.errors)]
         if problems:
             return problems
         validated = ValidatedRequest(dict(parameters.parameters.path),
                                      dict(parameters.parameters.query), body.body)
         return list(_untextual(validated)) or validated
+
+
+class _AsGet(WerkzeugOpenAPIRequest):
+    """HEAD is GET without a body (RFC 9110); the spec documents only the GET."""
+
+    @property
+    def method(self) -> str:
+        return "get"
+
+
+_TOO_DEEP = Problem("body", f"is nested deeper than {MAX_NESTING} levels")
 
 
 class ResponseValidator:
@@ -110,26 +127,32 @@ class ResponseValidator:
 
 
 def _untextual(validated: ValidatedRequest) -> Iterable[Problem]:
-    """Strings that are no text: JSON may escape half a UTF-16 surrogate pair ("\\ud800"),
-    which ``type: string`` accepts but nothing downstream (UTF-8, SQLite, S3 keys) can hold."""
+    """Values nothing downstream can hold: strings that are no text (JSON may escape half a
+    UTF-16 surrogate pair, "\\ud800", which ``type: string`` accepts but UTF-8, SQLite and
+    S3 keys cannot), NaN and Infinity (Python's parser accepts them, JSON has no such
+    numbers), and nesting deep enough to exhaust the stack of a copy or a dump."""
     for location, value in (("path", validated.path), ("query", validated.query),
                             ("body", validated.body)):
         yield from _untextual_values(location, value)
 
 
-def _untextual_values(where: str, value: Any) -> Iterable[Problem]:
-    if isinstance(value, str):
+def _untextual_values(where: str, value: Any, depth: int = 0) -> Iterable[Problem]:
+    if depth > MAX_NESTING:
+        yield _TOO_DEEP
+    elif isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
             yield Problem(where, "is not valid Unicode text (a lone surrogate)")
+    elif isinstance(value, float) and not math.isfinite(value):
+        yield Problem(where, "is not a JSON number (NaN and Infinity are not JSON)")
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _untextual_values(f"{where}.{key}", key)
-            yield from _untextual_values(f"{where}.{key}", item)
+            yield from _untextual_values(f"{where}.{key}", key, depth + 1)
+            yield from _untextual_values(f"{where}.{key}", item, depth + 1)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _untextual_values(f"{where}.{index}", item)
+            yield from _untextual_values(f"{where}.{index}", item, depth + 1)
 
 
 def describe(errors: Iterable[BaseException], location: str = "body") -> list[Problem]:

@@ -1,0 +1,128 @@
+"""Hostile input on every API: a clean 4xx in the API's own format, nothing stored, and the
+mock keeps serving (no 5xx in the journal)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+
+ELEVEN_MIB = 11 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Target:
+    api: str
+    create: str  # path of a create operation (POST, JSON body)
+    item: str  # path template of a single resource, {} for the id
+    listing: str
+    error_keys: frozenset[str]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+TARGETS = {
+    "uplift": Target("uplift", "/v1/captures", "/v1/captures/{}", "/v1/captures",
+                     frozenset({"error", "message"}),
+                     {"Authorization": "Bearer upl_live_pinecrest_8f2d61c0b7a94e3f"}),
+    "biometricscloud": Target("biometricscloud", "/api/v1/files", "/api/v1/file/{}",
+                              "/api/v1/files?limit=100", frozenset({"detail", "code"}),
+                              {"Authorization": "Bearer VSvXrNLlQCeCdTJjGUJgKw"}),
+    "captureproof": Target(
+        "captureproof", "/api/v1/patients/53ede085/proofs/4cd40d7e3/captures",
+        "/api/v1/patients/53ede085/proofs/4cd40d7e3/captures/{}/is_media_processed",
+        "/api/v1/patients/53ede085/proofs/4cd40d7e3/captures",
+        frozenset({"code", "error", "message"}),
+        {"X-API-Session": "903fc07decff1059951641d41e3045cd"}),
+    "mycrt": Target("mycrt", "/api/captures", "/api/captures/{}", "/api/captures",
+                    frozenset({"code", "message"})),
+}
+
+BODIES = {
+    "malformed JSON": (b'{"name": ', "application/json"),
+    "wrong content type": (b"<xml/>", "application/xml"),
+    "deeply nested JSON": (b"[" * 100_000 + b"]" * 100_000, "application/json"),
+    "invalid UTF-8": (b'{"name": "\xff\xfe\xfd"}', "application/json"),
+    "lone surrogate": (b'{"name": "\\ud800", "description": "\\udfff"}', "application/json"),
+    "over 10 MiB": (b'{"name": "' + b"x" * ELEVEN_MIB + b'"}', "application/json"),
+    "JSON array": (b"[1, 2, 3]", "application/json"),
+    "NaN and huge numbers": (b'{"envId": NaN, "type": 1e400, "duration": -Infinity}',
+                             "application/json"),
+}
+
+IDS = ["..%2F..%2Fetc%2Fpasswd", "%00", "%0D%0ASet-Cookie:%20x=y", "9" * 400, "%F0%9F%92%A5",
+       "'%20OR%201=1--"]
+
+
+@pytest.fixture(scope="module")
+def server(mock_factory):
+    return mock_factory()
+
+
+def credentials(server, target: Target) -> dict[str, str]:
+    if target.api != "mycrt":
+        return target.headers
+    login = requests.post(server.url("/api/users/login"), timeout=10, json={
+        "email": "admin@example.com", "password": "correct-horse-battery-staple"})
+    return {"Cookie": f"MyCRTAuthToken={login.cookies['MyCRTAuthToken']}"}
+
+
+def listed(server, target: Target, headers: dict[str, str]) -> bytes:
+    response = requests.get(server.url(target.listing), headers=headers, timeout=10)
+    assert response.status_code == 200
+    return response.content
+
+
+def assert_clean_4xx(response: requests.Response, target: Target) -> None:
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
+    assert target.error_keys <= set(response.json()), response.text[:300]
+
+
+@pytest.mark.parametrize("api", list(TARGETS))
+@pytest.mark.parametrize("kind", list(BODIES))
+def test_hostile_bodies_are_refused_and_nothing_is_stored(server, api, kind):
+    server.reset()
+    target = TARGETS[api]
+    headers = credentials(server, target)
+    before = listed(server, target, headers)
+    body, content_type = BODIES[kind]
+    response = requests.post(server.url(target.create), data=body, timeout=60,
+                             headers={**headers, "Content-Type": content_type})
+    assert_clean_4xx(response, target)
+    assert listed(server, target, headers) == before
+
+
+@pytest.mark.parametrize("api", list(TARGETS))
+def test_hostile_ids_and_query_values_are_clean_4xx(server, api):
+    target = TARGETS[api]
+    headers = credentials(server, target)
+    for hostile in IDS:
+        response = requests.get(server.url(target.item.format(hostile)), headers=headers,
+                                timeout=10)
+        assert_clean_4xx(response, target)
+    huge = requests.get(server.url(target.listing), params={"limit": "9" * 100_000},
+                        headers=headers, timeout=10)
+    assert huge.status_code < 500
+    assert listed(server, target, headers)
+
+
+def test_the_journal_shows_no_server_error_after_all_that(server):
+    assert requests.get(server.url("/__admin/health"), timeout=10).status_code == 200
+    assert not [entry for entry in server.journal() if entry["status"] >= 500]
+
+
+def test_tampered_and_expired_presigned_urls_are_refused(server):
+    server.reset()
+    headers = TARGETS["biometricscloud"].headers
+    url = requests.get(server.url("/api/v1/file/1"), headers=headers,
+                       timeout=10).json()["file_url"]
+    assert requests.get(url, timeout=10).status_code == 200
+    for tampered in (url.replace("X-Amz-Signature=", "X-Amz-Signature=0"),
+                     url.replace("X-Amz-Expires=900", "X-Amz-Expires=90000"),
+                     url.replace("lalal.png", "other.png"), url.split("?")[0]):
+        refused = requests.get(tampered, timeout=10)
+        assert refused.status_code in (403, 404), tampered
+        assert refused.text.startswith("<?xml")
+    server.advance(901)
+    expired = requests.get(url, timeout=10)
+    assert expired.status_code == 403 and "expired" in expired.text
