@@ -64,10 +64,12 @@ class Contract:
         for path, item in self.document.get("paths", {}).items():
             for method in HTTP_METHODS:
                 if method in item:
-                    operation = item[method]
+                    operation = vendor_specs.inline_refs(self.document, item[method])
+                    operation["parameters"] = _merged_parameters(
+                        vendor_specs.inline_refs(self.document, item.get("parameters", [])),
+                        operation.get("parameters", []))
                     yield Operation(self.name, operation["operationId"], method.upper(), path,
-                                    self.base_path + path,
-                                    vendor_specs.inline_refs(self.document, operation))
+                                    self.base_path + path, operation)
 
     def operation(self, operation_id: str) -> Operation:
         for operation in self.operations:
@@ -101,3 +103,11 @@ def load_contract(name: str) -> Contract:
     except Exception as error:  # the validator raises many types; all mean "invalid spec"
         raise ContractError(f"specs/{name}.yaml is not a valid OpenAPI document: {error}") from None
     return Contract(name, document)
+
+
+def _merged_parameters(path_level: list[dict[str, Any]],
+                       operation_level: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Path-item parameters apply to every operation unless it redefines (name, in)."""
+    own = {(parameter["name"], parameter["in"]) for parameter in operation_level}
+    inherited = [p for p in path_level if (p["name"], p["in"]) not in own]
+    return [*inherited, *operation_level]

@@ -88,7 +88,7 @@ class Engine:
     @staticmethod
     def _validate(api: Api, call: Call) -> None:
         try:
-            result = api.requests.validate(request)
+            result = api.requests.validate(call.operation, request)
         except HTTPException as error:  # a streamed body over max_content_length
             raise ApiError(error.code or 400, error.description or "bad request") from None
         if isinstance(result, list):

@@ -8,6 +8,7 @@ back as a 500) and stops them all at the end of the session.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -18,6 +19,15 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, settings
+
+# Property tests in this suite: "ci" is the default; "thorough" is for fuzzing sessions
+# (HYPOTHESIS_PROFILE=thorough python -m pytest ...). Both talk to live servers, so no
+# deadline and no example database (a replayed example meets different server state).
+for _name, _examples in (("ci", 20), ("thorough", 500)):
+    settings.register_profile(_name, max_examples=_examples, deadline=None, database=None,
+                              suppress_health_check=list(HealthCheck))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def free_port() -> int:

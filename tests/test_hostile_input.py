@@ -67,10 +67,13 @@ def credentials(server, target: Target) -> dict[str, str]:
     return {"Cookie": f"MyCRTAuthToken={login.cookies['MyCRTAuthToken']}"}
 
 
-def listed(server, target: Target, headers: dict[str, str]) -> bytes:
+def listed(server, target: Target, headers: dict[str, str]) -> list[object]:
+    """The ids listed (signed URLs in the items change every second, so not the bytes)."""
     response = requests.get(server.url(target.listing), headers=headers, timeout=10)
     assert response.status_code == 200
-    return response.content
+    body = response.json()
+    items = body if isinstance(body, list) else body.get("captures", body.get("results"))
+    return sorted(str(item.get("id", item.get("session_id"))) for item in items)
 
 
 def assert_clean_4xx(response: requests.Response, target: Target) -> None:
@@ -103,7 +106,7 @@ def test_hostile_ids_and_query_values_are_clean_4xx(server, api):
     huge = requests.get(server.url(target.listing), params={"limit": "9" * 100_000},
                         headers=headers, timeout=10)
     assert huge.status_code < 500
-    assert listed(server, target, headers)
+    listed(server, target, headers)  # still serving: asserts a 200
 
 
 def test_the_journal_shows_no_server_error_after_all_that(server):

@@ -183,7 +183,7 @@ def _text(value: Any) -> str | None:
 
 @operation("createSession")
 def create_session(call: Call) -> Reply:
-    body = _plain(call.body)
+    body = call.body
     account = _account_by_login(call.services, body)
     if account is None:
         raise ApiError(401, INVALID_LOGIN)
@@ -291,7 +291,7 @@ def _capture_fields(call: Call) -> dict[str, Any]:
             raise ApiError(400, VALIDATION_FAILED + "body: is not a well-formed JSON object")
         _check_json_body(call, fields)
     else:
-        fields = _plain(call.body)
+        fields = call.body
     metadata = fields.get("metadata")
     if isinstance(metadata, str):
         fields["metadata"] = _decoded_metadata(metadata)
@@ -390,15 +390,6 @@ def _fresh_key(services: Services, kind: str, make: Callable[[], str]) -> str:
         key = make()
         if services.store.get(kind, key) is None:
             return key
-
-
-def _plain(value: Any) -> Any:
-    """openapi-core hands back its own mapping types; handlers work on plain JSON."""
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
 
 
 # -- fixtures -----------------------------------------------------------------------------

@@ -79,8 +79,8 @@ def create_capture(call: Call) -> Reply:
         "org_id": organization["id"], "file_name": file_name,
         "capture_time": isoformat(capture_time), "created_at": isoformat(now),
         "upload_expires_at": isoformat(expires_at), "object_key": key,
-        "camera_configuration": _plain(body["camera_configuration"]),
-        "movement_attributes": _plain(body["movement_attributes"]),
+        "camera_configuration": body["camera_configuration"],
+        "movement_attributes": body["movement_attributes"],
     })
     return Reply(200, {
         "session_id": session_id, "session_group_id": group["id"],
@@ -142,13 +142,6 @@ def _capture_time(value: Any, now: datetime) -> datetime:
     if moment > now:
         raise ApiError(400, "capture_time must not be in the future.")
     return moment
-
-
-def _plain(value: Any) -> Any:
-    """openapi-core hands back its own mapping types; store plain JSON."""
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    return value
 
 
 def _status(call: Call, capture: dict[str, Any]) -> tuple[str, str | None]:
