@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import itertools
 import mimetypes
 import secrets
 import uuid
@@ -176,19 +177,21 @@ def create_file(call: Call) -> Reply:
     return Reply(200, _detail(call, record))
 
 
+def record_key(record_id: int) -> str:
+    """Zero-padded, so the store's key order is id order and a page by id is a keyset scan."""
+    return f"{int(record_id):012d}"
+
+
 @operation("listFiles")
 def list_files(call: Call) -> Reply:
     query = call.query
-    sort_key = SORT_KEYS[query.get("sort_field", DEFAULT_SORT_FIELD)]
     descending = query.get("sort_order", DEFAULT_SORT_ORDER) == "desc"
-    records = call.services.store.find(RECORDS, {"tenant_id": call.principal.tenant_id})
-
-    def position(record: Mapping[str, Any]) -> tuple[Any, int]:
-        return sort_key(record), record["id"]
-
-    follows = _follows_cursor(records, query.get("offset"), position, descending)
-    listed = [record for record in records if record["state"] == ACTIVE and follows(record)]
-    page = sorted(listed, key=position, reverse=descending)[:query.get("limit", DEFAULT_LIMIT)]
+    limit = query.get("limit", DEFAULT_LIMIT)
+    if query.get("sort_field", DEFAULT_SORT_FIELD) == "id":
+        page = _page_by_id(call, descending, query.get("offset"), limit)
+    else:
+        page = _page_by_field(call, SORT_KEYS[query["sort_field"]], descending,
+                              query.get("offset"), limit)
     return Reply(200, {"next_id": page[-1]["id"] if page else None, "count": len(page),
                        "results": [{name: record[name] for name in SUMMARY_FIELDS}
                                    for record in page]})
@@ -204,14 +207,14 @@ def update_file(call: Call) -> Reply:
     body = call.body
     changes = {UPDATABLE[name]: value for name, value in body.items() if name in UPDATABLE}
     record = {**_active_record(call), **changes}
-    call.services.store.put(RECORDS, str(record["id"]), record)
+    call.services.store.put(RECORDS, record_key(record["id"]), record)
     return Reply(200, _detail(call, record))
 
 
 @operation("deleteFile")
 def delete_file(call: Call) -> Reply:
     record = {**_active_record(call), "state": ARCHIVED}
-    call.services.store.put(RECORDS, str(record["id"]), record)
+    call.services.store.put(RECORDS, record_key(record["id"]), record)
     return Reply(204, has_body=False)
 
 
@@ -235,7 +238,7 @@ def _save(services: Services, content: bytes, record: dict[str, Any]) -> dict[st
     content_type = mimetypes.guess_type(record["file_name"])[0] or "application/octet-stream"
     services.objects.put(BUCKET, key, content, content_type)
     stored = {**record, "object_key": key}
-    services.store.put(RECORDS, str(record["id"]), stored)
+    services.store.put(RECORDS, record_key(record["id"]), stored)
     return stored
 
 
@@ -246,7 +249,7 @@ def _next_record_id(services: Services) -> int:
 def _active_record(call: Call) -> dict[str, Any]:
     """The path's record if it is active and the caller's tenant's; anything else is the
     same 404, so another tenant's ids cannot be probed."""
-    record = call.services.store.get(RECORDS, str(call.path["id"]))
+    record = call.services.store.get(RECORDS, record_key(call.path["id"]))
     if (record is None or record["tenant_id"] != call.principal.tenant_id
             or record["state"] != ACTIVE):
         raise ApiError(404, NOT_FOUND)
@@ -280,6 +283,28 @@ def _follows_cursor(
     if descending:
         return lambda record: key(record) < mark
     return lambda record: key(record) > mark
+
+
+def _page_by_id(call: Call, descending: bool, offset: int | None,
+                limit: int) -> list[dict[str, Any]]:
+    """Straight off the store's ordered scan: as fast at a million records as at ten."""
+    active = call.services.store.scan(
+        RECORDS, {"tenant_id": call.principal.tenant_id, "state": ACTIVE},
+        descending=descending, after=record_key(offset) if offset is not None else None)
+    return list(itertools.islice(active, limit))
+
+
+def _page_by_field(call: Call, sort_key: Callable[[Mapping[str, Any]], Any],
+                   descending: bool, offset: int | None, limit: int) -> list[dict[str, Any]]:
+    """Any other column: sorted in memory, so its cost grows with the tenant's records."""
+    records = call.services.store.find(RECORDS, {"tenant_id": call.principal.tenant_id})
+
+    def position(record: Mapping[str, Any]) -> tuple[Any, int]:
+        return sort_key(record), record["id"]
+
+    follows = _follows_cursor(records, offset, position, descending)
+    listed = [record for record in records if record["state"] == ACTIVE and follows(record)]
+    return sorted(listed, key=position, reverse=descending)[:limit]
 
 
 # -- fixtures ---------------------------------------------------------------------------

@@ -33,6 +33,11 @@ class StateStore(Protocol):
     def find(self, kind: str, where: Mapping[str, Any] | None = None) -> list[Document]:
         """Documents whose top-level fields equal every value in ``where``."""
 
+    def scan(self, kind: str, where: Mapping[str, Any] | None = None, *,
+             descending: bool = False, after: str | None = None) -> Iterator[Document]:
+        """Documents in key order (or reverse), strictly after the key ``after``, lazily:
+        a keyset page reads only as far as it needs, however many documents there are."""
+
     def iter_keys(self, kind: str) -> Iterator[str]: ...
 
     def trim(self, kind: str, keep: int) -> None:

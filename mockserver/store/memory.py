@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -23,6 +24,7 @@ class MemoryStore:
         self._documents: dict[str, dict[str, Document]] = {}
         self._counters: dict[str, int] = {}
         self._blobs: dict[str, bytes] = {}
+        self._sorted_keys: dict[str, list[str]] = {}
         self._undo: list[Callable[[], None]] | None = None
 
     @contextmanager
@@ -50,9 +52,9 @@ class MemoryStore:
 
         def undo() -> None:
             if previous is None:
-                documents.pop(key, None)
+                self._forget(kind, key)
             else:
-                documents[key] = previous
+                self._keep(kind, key, previous)
 
         self._undo.append(undo)
 
@@ -64,12 +66,49 @@ class MemoryStore:
     def put(self, kind: str, key: str, document: Document) -> None:
         with self._lock:
             self._remember(kind, key)
-            self._documents.setdefault(kind, {})[key] = copy.deepcopy(document)
+            self._keep(kind, key, copy.deepcopy(document))
 
     def delete(self, kind: str, key: str) -> bool:
         with self._lock:
             self._remember(kind, key)
-            return self._documents.get(kind, {}).pop(key, None) is not None
+            return self._forget(kind, key)
+
+    def _keep(self, kind: str, key: str, document: Document) -> None:
+        documents = self._documents.setdefault(kind, {})
+        if key not in documents:
+            keys = self._sorted_keys.setdefault(kind, [])
+            if keys and key < keys[-1]:
+                bisect.insort(keys, key)
+            else:
+                keys.append(key)  # the common case: keys that grow, no search at all
+        documents[key] = document
+
+    def _forget(self, kind: str, key: str) -> bool:
+        if self._documents.get(kind, {}).pop(key, None) is None:
+            return False
+        keys = self._sorted_keys[kind]
+        del keys[bisect.bisect_left(keys, key)]
+        return True
+
+    def scan(self, kind: str, where: Mapping[str, Any] | None = None, *,
+             descending: bool = False, after: str | None = None) -> Iterator[Document]:
+        with self._lock:
+            keys = self._sorted_keys.get(kind, [])
+            documents = self._documents.get(kind, {})
+            if descending:
+                start = len(keys) if after is None else bisect.bisect_left(keys, after)
+                positions = range(start - 1, -1, -1)
+            else:
+                start = 0 if after is None else bisect.bisect_right(keys, after)
+                positions = range(start, len(keys))
+        for position in positions:  # no copy of the key list: a page costs its own size
+            with self._lock:
+                if position >= len(keys):
+                    return
+                document = documents.get(keys[position])
+                found = copy.deepcopy(document) if document and matches(document, where) else None
+            if found is not None:
+                yield found
 
     def find(self, kind: str, where: Mapping[str, Any] | None = None) -> list[Document]:
         with self._lock:
@@ -87,7 +126,7 @@ class MemoryStore:
         with self._lock:
             documents = self._documents.get(kind, {})
             for key in list(documents)[: max(0, len(documents) - keep)]:
-                del documents[key]
+                self._forget(kind, key)
 
     def next_id(self, counter: str) -> int:
         with self._lock:
@@ -109,6 +148,7 @@ class MemoryStore:
     def clear(self) -> None:
         with self._lock:
             self._documents.clear()
+            self._sorted_keys.clear()
             self._counters.clear()
             self._blobs.clear()
 

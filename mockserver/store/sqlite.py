@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.store import Document, StoreSpecError
+from mockserver.store.memory import matches
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -111,6 +112,25 @@ class SqliteStore:
             tuple(parameters),
         )
         return [json.loads(data) for (data,) in rows]
+
+    def scan(self, kind: str, where: Mapping[str, Any] | None = None, *,
+             descending: bool = False, after: str | None = None) -> Iterator[Document]:
+        """Batches along the ``UNIQUE (kind, key)`` index: a page costs its own size."""
+        comparison, order = ("<", "DESC") if descending else (">", "ASC")
+        cursor, batch = after, 64
+        while True:
+            bound = f"AND key {comparison} ?" if cursor is not None else ""
+            rows = self._execute(
+                f"SELECT key, data FROM documents WHERE kind = ? {bound} "
+                f"ORDER BY key {order} LIMIT ?",
+                (kind, cursor, batch) if cursor is not None else (kind, batch)).fetchall()
+            for _key, data in rows:
+                document = json.loads(data)
+                if matches(document, where):
+                    yield document
+            if len(rows) < batch:
+                return
+            cursor, batch = rows[-1][0], min(batch * 4, 4096)
 
     def iter_keys(self, kind: str) -> Iterator[str]:
         rows = self._execute("SELECT key FROM documents WHERE kind = ? ORDER BY seq", (kind,))
