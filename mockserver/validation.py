@@ -6,24 +6,22 @@ Every problem becomes a :class:`Problem` that names the offending field (``body.
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
-from jsonschema.exceptions import ValidationError
-from openapi_core.deserializing.media_types.util import (
-    data_form_loads,
-    json_loads,
-    plain_loads,
-    urlencoded_form_loads,
-)
-from openapi_schema_validator import OAS31Validator, oas31_format_checker
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+from werkzeug.formparser import MultiPartParser
 from werkzeug.wrappers import Request, Response
 
-from mockserver.contracts import Contract, Operation
+from mockserver.contracts import Contract, ContractError, Operation
 
 _REQUIRED = re.compile(r"'(.+)' is a required property")
 #: deeper JSON is refused: no vendor document nests anywhere near this
@@ -49,13 +47,14 @@ class ValidatedRequest:
 class RequestValidator:
     """Parameters and body against the spec, compiled once per operation.
 
-    The spec stays the authority: schemas are compiled with openapi-schema-validator's
-    OAS 3.1 dialect and bodies parsed with openapi-core's own loaders, and
-    ``tests/test_validation_equivalence.py`` holds the verdicts equal to openapi-core's over
-    generated requests. What is no longer repeated per request is openapi-core's resolution
-    of the spec, which cost over a millisecond a call. Credentials are not checked here:
-    each vendor reads them its own way (CaptureProof takes a token from a form body, which
-    OpenAPI cannot describe), so auth is the vendor module's job.
+    The spec stays the authority: its schemas (OpenAPI 3.1 schemas are JSON Schema 2020-12)
+    are compiled into jsonschema validators at start-up, and
+    ``tests/test_validation_equivalence.py`` holds every verdict equal to openapi-core's
+    over generated requests. What is no longer repeated per request is openapi-core's
+    resolution of the spec (over a millisecond a call), nor its imports at start-up.
+    Credentials are not checked here: each vendor reads them its own way (CaptureProof takes
+    a token from a form body, which OpenAPI cannot describe), so auth is the vendor
+    module's job.
     """
 
     def __init__(self, contract: Contract) -> None:
@@ -67,8 +66,12 @@ class RequestValidator:
         return self._compiled[operation.operation_id].validate(request)
 
 
-def _compile(schema: Mapping[str, Any]) -> OAS31Validator:
-    return OAS31Validator(schema, format_checker=oas31_format_checker)
+def _compile(schema: Mapping[str, Any]) -> Draft202012Validator:
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        raise ContractError(f"invalid schema in the spec: {error.message}") from None
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 _CASTS: dict[str, Callable[[str], Any]] = {
@@ -84,7 +87,7 @@ class _Parameter:
     required: bool
     allow_empty: bool
     type_name: str
-    validator: OAS31Validator
+    validator: Draft202012Validator
 
     @classmethod
     def compile(cls, spec: Mapping[str, Any]) -> _Parameter:
@@ -115,11 +118,24 @@ class _Parameter:
                        for error in self.validator.iter_errors(value)]
 
 
-def _form(loads: Callable[..., Mapping[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """Form fields as openapi-core reads them: the first value of each name, multipart
-    parts decoded as text (every form field of the specs is a string)."""
-    return lambda raw, **params: {name: plain_loads(value)
-                                  for name, value in loads(raw, **params).items()}
+def _urlencoded(raw: bytes, **_: str) -> dict[str, str]:
+    """The first value of each name, as openapi-core reads a form; only UTF-8 conforms."""
+    fields: dict[str, str] = {}
+    for name, value in parse_qsl(raw.decode("utf-8"), keep_blank_values=True):
+        fields.setdefault(name, value)
+    return fields
+
+
+def _multipart(raw: bytes, boundary: str = "", charset: str = "utf-8",
+               **_: str) -> dict[str, str]:
+    """Werkzeug's parser (Flask's own); parts are text, as every form field of the specs.
+    It reads UTF-8 whatever the charset says, so a charset that does not exist is refused
+    here (LookupError) as a malformed body."""
+    codecs.lookup(charset)
+    form, files = MultiPartParser().parse(io.BytesIO(raw), boundary.encode("latin-1"),
+                                          len(raw))
+    fields = {name: upload.read().decode("utf-8") for name, upload in files.items()}
+    return {**fields, **dict(form.items())}
 
 
 def _text(raw: bytes, **_: str) -> str:
@@ -127,16 +143,16 @@ def _text(raw: bytes, **_: str) -> str:
 
 
 _LOADERS: dict[str, Callable[..., Any]] = {
-    "application/json": json_loads,
-    "application/x-www-form-urlencoded": _form(urlencoded_form_loads),
-    "multipart/form-data": _form(data_form_loads),
+    "application/json": lambda raw, **_: json.loads(raw),
+    "application/x-www-form-urlencoded": _urlencoded,
+    "multipart/form-data": _multipart,
 }
 
 
 @dataclass(frozen=True)
 class _Media:
     load: Callable[..., Any]
-    validator: OAS31Validator
+    validator: Draft202012Validator
 
 
 class _CompiledOperation:
@@ -195,7 +211,7 @@ class ResponseValidator:
     through openapi-core's unmarshalling costs seconds."""
 
     def __init__(self) -> None:
-        self._compiled: dict[tuple[str, str, str], OAS31Validator] = {}
+        self._compiled: dict[tuple[str, str, str], Draft202012Validator] = {}
 
     def problems(self, operation: Operation, response: Response) -> list[Problem]:
         documented = operation.spec.get("responses", {})
@@ -221,7 +237,7 @@ class ResponseValidator:
                            for error in validator.iter_errors(body)]
 
     def _validator(self, operation: Operation, status: str, media: str,
-                   schema: dict[str, Any]) -> OAS31Validator:
+                   schema: dict[str, Any]) -> Draft202012Validator:
         key = (operation.operation_id, status, media)
         if key not in self._compiled:
             self._compiled[key] = _compile(schema)

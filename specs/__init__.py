@@ -25,7 +25,8 @@ def spec_text(api: str) -> str:
 @cache
 def load_spec(api: str) -> dict[str, Any]:
     """The parsed spec. Cached and shared: callers must not mutate it."""
-    return yaml.safe_load(spec_text(api))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ten times faster
+    return yaml.load(spec_text(api), Loader=loader)
 
 
 def inline_refs(document: dict[str, Any], node: Any, depth: int = 0) -> Any:

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from jsonschema_path import SchemaPath
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
 from openapi_core.unmarshalling.request.unmarshallers import (
     V31RequestBodyUnmarshaller,
@@ -41,8 +42,11 @@ class Judges:
     def __init__(self, api: str) -> None:
         self.contract = load_contract(api)
         self.compiled = RequestValidator(self.contract)
-        self.parameters = V31RequestParametersUnmarshaller(self.contract.schema_path)
-        self.body = V31RequestBodyUnmarshaller(self.contract.schema_path)
+        # openapi-core sees the spec served at the mock's base path
+        spec = SchemaPath.from_dict({**self.contract.document,
+                                     "servers": [{"url": self.contract.base_path}]})
+        self.parameters = V31RequestParametersUnmarshaller(spec)
+        self.body = V31RequestBodyUnmarshaller(spec)
 
     def verdicts(self, operation_id: str, case: Case) -> tuple[bool, bool]:
         operation = self.contract.operation(operation_id)
