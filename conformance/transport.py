@@ -6,6 +6,7 @@ import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -103,6 +104,9 @@ class Client:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self._session = requests.Session()
+        # Credentials travel only as each request says: a cookie jar would log in requests
+        # meant to have none (a MyCRT Set-Cookie, then an "unauthenticated" call).
+        self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self.exchanges: list[Exchange] = []
 
     def send(self, case: Case, credentials: Credentials = NO_CREDENTIALS) -> Exchange:

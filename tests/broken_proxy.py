@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
@@ -113,6 +114,7 @@ class BrokenProxy:
         self._upstream = upstream.rstrip("/")
         self._breakages = breakages
         self._session = requests.Session()
+        self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # no jar
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.origin = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -1,0 +1,797 @@
+"""MyCRT: captures of an environment, behind the ``MyCRTAuthToken`` session cookie.
+
+The model follows the lifecycle the spec documents (``Capture.status``): a capture created
+now is STARTED, then STARTING, then RUNNING; a stop makes it STOPPING, then DONE with
+``end`` set. Where the mock clock answers, the model moves it instead of waiting and holds
+the server to the mock's documented timings (STARTING after 2 s, RUNNING after 5 s, DONE
+3 s after the stop); elsewhere it accepts every status the lifecycle allows at that point,
+so the same model judges a real MyCRT, whose timings the document does not give.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, initialize, multiple
+
+from conformance.generation.positive import Pins
+from conformance.results import Failure
+from conformance.session import Session, SetupError
+from conformance.spec import Operation
+from conformance.stateful import ModelDiverged, ModelMachine, model_rule
+from conformance.transport import NO_CREDENTIALS, Case, Credentials, Exchange
+
+COOKIE = "MyCRTAuthToken"
+_TOKEN = re.compile(COOKIE + r"=([^;,\s]+)")
+
+SCHEDULED, STARTED, STARTING, RUNNING = "SCHEDULED", "STARTED", "STARTING", "RUNNING"
+STOPPING, DONE, FAILED = "STOPPING", "DONE", "FAILED"
+#: the order a capture goes through; it never moves back
+LIFECYCLE = (SCHEDULED, STARTED, STARTING, RUNNING, STOPPING, DONE)
+
+# The messages the document (and the spec's examples) give for each business rule.
+DUPLICATE_NAME = "Capture with the same name already exists in this environment"
+DURATION_TOO_SHORT = "Duration must be at least 60 seconds"
+SCHEDULE_WITHOUT_START = "Cannot schedule without a schedule start time"
+ENVIRONMENT_NOT_FOUND = "Environment does not exist"
+INVALID_LOGIN = "Invalid email or password"
+ALREADY_STOPPED = "This capture has already been stopped"
+CAPTURE_FAILED = "This capture failed and is no longer running"
+NOT_STARTED_YET = "Cannot stop a capture until it has started completely. Try again soon."
+#: why stopCapture refuses a capture in each status but RUNNING (spec, stopCapture)
+STOP_REFUSALS = {SCHEDULED: NOT_STARTED_YET, STARTED: NOT_STARTED_YET,
+                 STARTING: NOT_STARTED_YET, STOPPING: ALREADY_STOPPED, DONE: ALREADY_STOPPED,
+                 FAILED: CAPTURE_FAILED}
+
+#: the mock's timings (spec, Capture.status): seconds after the create or the stop
+START_TIMINGS = ((0.0, STARTED), (2.0, STARTING), (5.0, RUNNING))
+STOP_TIMINGS = ((0.0, STOPPING), (3.0, DONE))
+SETTLE_SECONDS = 6
+DONE_SECONDS = 4
+#: a status window's upper end is widened by this much, for the server's rounding of
+#: the times it keeps (milliseconds) and for reading two clocks
+REAL_TIME_SLACK = 0.5
+#: the model's captures stop by themselves after this long, far beyond any one run's
+#: moves of the clock (at most 6 s per step), so a real MyCRT does not record forever
+MODEL_DURATION = 3600
+SCHEDULE_LEAD_SECONDS = 120
+SCHEDULED_DURATION = 60
+#: an id no server has handed out to this run, when a capture could not be created
+UNKNOWN_ID = 2**31 - 1
+
+#: type -> (CloudWatch label, Unit), fixed by the spec's MetricSeries description
+METRIC_SERIES = {
+    "CPU UTILIZATION": ("CPUUtilization", "Percent"),
+    "READ IOPS": ("ReadIOPS", "Count/Second"),
+    "WRITE IOPS": ("WriteIOPS", "Count/Second"),
+    "FREEABLE MEMORY": ("FreeableMemory", "Bytes"),
+    "FREE STORAGE": ("FreeStorageSpace", "Bytes"),
+    "READ THROUGHPUT": ("ReadThroughput", "Bytes/Second"),
+    "WRITE THROUGHPUT": ("WriteThroughput", "Bytes/Second"),
+}
+NO_CLOCK = "no mock clock at the target (/__admin/clock)"
+
+
+class MyCrtAdapter:
+    name = "mycrt"
+    protected_fields: frozenset[str] = frozenset()
+
+    def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
+        exchange, token = login(session, account["email"], account["password"])
+        if token is None:
+            raise SetupError(
+                f"mycrt: cannot log in as {account['email']}: POST /users/login answered "
+                f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')} "
+                f"without a {COOKIE} cookie; check the profile's email and password")
+        return session_cookie(token)
+
+    def invalid_credentials(self) -> Credentials:
+        return session_cookie("conformance0invalid0session0token")
+
+    def pins(self, session: Session, operation: Operation) -> Pins | None:
+        """Valid values only: a unique name, the primary's environment, a readable schedule,
+        a duration of at least 60 s. Ids are of captures this run created, so the schema
+        phase never stops, renames or deletes a capture it does not own. Login keeps its
+        generated (wrong) credentials: a login that works would leave its cookie in the
+        suite's client (see ``login``). Logout would end the primary's session; the
+        session flow exercises both on a session of its own."""
+        env_id = session.profile["primary"]["env_id"]
+        fresh = {"id": st.builds(lambda: fresh_capture_id(session))}
+        table: dict[str, Pins | None] = {
+            "listCaptures": Pins(query={"envId": env_id}),
+            "createCapture": Pins(body={"name": names(), "envId": env_id,
+                                        "scheduledStart": future_times(),
+                                        "duration": durations()}),
+            "getCapture": Pins(path=fresh), "getCaptureMetrics": Pins(path=fresh),
+            "stopCapture": Pins(path=fresh), "deleteCapture": Pins(path=fresh),
+            "editCapture": Pins(path=fresh, body={"name": names()}),
+            "logout": None,
+        }
+        return table.get(operation.operation_id, Pins())
+
+    def machine(self, session: Session) -> type[ModelMachine]:
+        return type("MyCrtModel", (MyCrtModel,), {"session": session, "seen_ids": set()})
+
+    def flows(self) -> Iterable[Callable[[Session], None]]:
+        return [session_flow, business_rules_flow, delete_flow, isolation_flow, metrics_flow,
+                failed_capture_flow, stop_flow, schedule_flow]
+
+
+# -- requests ---------------------------------------------------------------------------
+
+def session_cookie(token: str) -> Credentials:
+    return Credentials(cookies={COOKIE: token})
+
+
+def login(session: Session, email: str, password: str) -> tuple[Exchange, str | None]:
+    exchange = session.client.send(Case(session.operation("login")).with_body(
+        {"email": email, "password": password}))
+    session.judge_response(exchange)
+    match = _TOKEN.search(exchange.headers.get("Set-Cookie", ""))
+    return exchange, match.group(1) if 200 <= exchange.status < 300 and match else None
+
+
+def call(session: Session, operation_id: str, credentials: Credentials | None = None,
+         **case: Any) -> Exchange:
+    """One request, judged by every response check; the primary's session by default."""
+    exchange = session.client.send(Case(session.operation(operation_id), **case),
+                                   session.primary if credentials is None else credentials)
+    session.judge_response(exchange)
+    return exchange
+
+
+def create(session: Session, credentials: Credentials | None = None,
+           **fields: Any) -> Exchange:
+    body = {"name": unique_name(), "envId": session.profile["primary"]["env_id"], **fields}
+    return call(session, "createCapture", credentials, body=body, has_body=True)
+
+
+def fresh_capture_id(session: Session) -> int:
+    """A capture of the primary's environment made for one request; a huge unknown id when
+    the server would not create one (the create's answer is judged already). It stops
+    by itself after a minute, so a real MyCRT does not keep recording it."""
+    body = create(session, duration=60).json_or_none()
+    if isinstance(body, dict) and isinstance(body.get("id"), int):
+        return int(body["id"])
+    return UNKNOWN_ID
+
+
+def unique_name() -> str:
+    """Random even under a fixed seed: a rerun against the same server must not collide."""
+    return f"conformance-{uuid.uuid4().hex[:20]}"
+
+
+def names() -> st.SearchStrategy[str]:
+    return st.builds(unique_name)
+
+
+def future_times() -> st.SearchStrategy[str]:
+    """Readable schedules a day to a year ahead, in both forms the spec accepts."""
+    def shown(seconds: int, spaced: bool) -> str:
+        moment = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+        return moment.strftime("%Y-%m-%d %H:%M:%S") if spaced else iso(moment)
+
+    return st.builds(shown, st.integers(86_400, 365 * 86_400), st.booleans())
+
+
+def durations() -> st.SearchStrategy[float | None]:
+    return st.one_of(st.none(), st.integers(60, 30 * 86_400),
+                     st.floats(min_value=60, max_value=1e6, allow_nan=False))
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def clock_now(session: Session) -> datetime:
+    """The mock's ``now``: schedules must lie ahead of its clock, not of ours."""
+    parts = urlsplit(session.client.base_url)
+    exchange = session.client.request("GET", f"{parts.scheme}://{parts.netloc}/__admin/clock")
+    now = parse_time((exchange.json_or_none() or {}).get("now"))
+    if exchange.status != 200 or now is None:
+        raise SetupError(f"the mock clock answered {exchange.status}")
+    return now
+
+
+def message(exchange: Exchange) -> Any:
+    body = exchange.json_or_none()
+    return body.get("message") if isinstance(body, dict) else None
+
+
+def answer_failure(exchange: Exchange, status: int, text: str | None = None) -> Failure | None:
+    """None when the answer has this status (and this documented message). For 200 any
+    success will do: which 2xx is status_code_documented's to judge, once, rather than
+    every semantic check's that follows a success."""
+    matches = 200 <= exchange.status < 300 if status == 200 else exchange.status == status
+    if matches and (text is None or message(exchange) == text):
+        return None
+    expected = f"{status}" + (f" {text!r}" if text else "")
+    return Failure(expected, f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}")
+
+
+def field_mismatch(expected: Mapping[str, Any], shown: Any) -> Failure | None:
+    """The fields whose shown values differ from the expected ones, or None."""
+    shown = shown if isinstance(shown, dict) else {}
+    wrong = {key: value for key, value in expected.items() if shown.get(key) != value}
+    if not wrong:
+        return None
+    return Failure(", ".join(f"{key} = {value!r}" for key, value in wrong.items()),
+                   ", ".join(f"{key} = {shown.get(key)!r}" for key in wrong))
+
+
+def series_mismatch(series: Any) -> Failure | None:
+    """Type, label and Unit go together; data points come oldest first (MetricSeries)."""
+    series = series if isinstance(series, dict) else {}
+    label, unit = METRIC_SERIES.get(str(series.get("type")), (None, None))
+    points = [p for p in series.get("dataPoints") or [] if isinstance(p, dict)]
+    units = sorted({str(point.get("Unit")) for point in points} - {unit})
+    if series.get("label") != label or units:
+        return Failure(f"label {label} and Unit {unit} for type {series.get('type')}",
+                       f"label {series.get('label')}, other units {units}")
+    parsed = [parse_time(point.get("Timestamp")) for point in points]
+    stamps = [stamp for stamp in parsed if stamp is not None]
+    if len(stamps) == len(parsed) and stamps != sorted(stamps):
+        return Failure("data points oldest first", "out of order")
+    return None
+
+
+# -- flows: the parts of the contract one fixed sequence shows best ----------------------
+
+def check(session: Session, name: str, exchange: Exchange, failure: Failure | None) -> bool:
+    return session.expect(name, exchange.operation or "(flow)", failure, exchange)
+
+
+def require(session: Session, name: str, exchange: Exchange, failure: Failure | None) -> None:
+    """A step the rest of the flow depends on: the runner ends the flow quietly."""
+    if not check(session, name, exchange, failure):
+        raise ModelDiverged(name)
+
+
+def skip(session: Session, name: str, reason: str) -> None:
+    earlier = session.results.skipped.get(name)
+    session.results.skip(name, f"{earlier}; {reason}" if earlier else reason)
+
+
+def created(session: Session, name: str, **fields: Any) -> tuple[Exchange, dict[str, Any]]:
+    """A new capture the flow relies on: created, and found under its id (a lost write is
+    reported as such, not as whatever the flow checks next)."""
+    exchange = create(session, **fields)
+    require(session, name, exchange, answer_failure(exchange, 200))
+    body = exchange.json_or_none()
+    if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+        raise ModelDiverged(name)  # response_schema has said why
+    found = call(session, "getCapture", path_params={"id": body["id"]})
+    require(session, "read_after_write", found, answer_failure(found, 200) or field_mismatch(
+        {"id": body["id"], "name": body["name"]}, found.json_or_none()))
+    return exchange, body
+
+
+def read_in_status(session: Session, name: str, capture_id: int,
+                   *statuses: str) -> tuple[Exchange, dict[str, Any]]:
+    """GET the capture and require it in one of ``statuses``."""
+    exchange = call(session, "getCapture", path_params={"id": capture_id})
+    require(session, name, exchange, answer_failure(exchange, 200))
+    body = exchange.json_or_none()
+    status = body.get("status") if isinstance(body, dict) else None
+    require(session, name, exchange, None if status in statuses else Failure(
+        f"status {' or '.join(statuses)}", repr(status)))
+    return exchange, body if isinstance(body, dict) else {}
+
+
+def stop(session: Session, capture_id: int) -> Exchange:
+    return call(session, "stopCapture", path_params={"id": capture_id})
+
+
+def session_flow(session: Session) -> None:
+    """Each login is a session of its own; logout ends that one and no other."""
+    account = session.profile["primary"]
+    exchange, token = login(session, account["email"], account["password"])
+    require(session, "session", exchange, None if token else
+            Failure(f"200 with a {COOKIE} cookie", f"{exchange.status}"))
+    own = session_cookie(str(token))
+    me = call(session, "getCurrentUser", own)
+    check(session, "session", me, answer_failure(me, 200) or field_mismatch(
+        {"email": account["email"]}, me.json_or_none()))
+    require(session, "session", out := call(session, "logout", own), answer_failure(out, 200))
+    after = call(session, "getCurrentUser", own)
+    check(session, "session", after, answer_failure(after, 401))
+    for credentials in (NO_CREDENTIALS, session.adapter.invalid_credentials()):
+        refused = call(session, "logout", credentials)
+        check(session, "auth_required", refused, None if refused.status in (401, 403) else
+              Failure("401 or 403 without a live session", str(refused.status)))
+    still = call(session, "getCurrentUser")
+    check(session, "session", still, answer_failure(still, 200))
+    wrong, _ = login(session, account["email"], account["password"] + "-wrong")
+    check(session, "session", wrong, answer_failure(wrong, 401, INVALID_LOGIN))
+
+
+def business_rules_flow(session: Session) -> None:
+    """The document's 400 and 404 answers of create and edit, each with its message."""
+    _, first = created(session, "duplicate_name")
+    again = create(session, name=first["name"])
+    check(session, "duplicate_name", again, answer_failure(again, 400, DUPLICATE_NAME))
+    _, second = created(session, "duplicate_name")
+    edit = call(session, "editCapture", path_params={"id": second["id"]},
+                body={"name": first["name"]}, has_body=True)
+    check(session, "duplicate_name", edit, answer_failure(edit, 400, DUPLICATE_NAME))
+    refusals: list[tuple[dict[str, Any], int, str]] = [
+        ({"duration": 30}, 400, DURATION_TOO_SHORT),
+        ({"status": SCHEDULED}, 400, SCHEDULE_WITHOUT_START),
+        ({"status": SCHEDULED, "scheduledStart": "not a time"}, 400, SCHEDULE_WITHOUT_START),
+        ({"envId": UNKNOWN_ID}, 404, ENVIRONMENT_NOT_FOUND),
+    ]
+    for fields, status, text in refusals:
+        refused = create(session, **fields)
+        check(session, "business_rules", refused, answer_failure(refused, status, text))
+    sample = {"start": "2018-05-19 12:00:00", "end": None, "scheduledStart": None}
+    exchange, body = created(session, "read_after_write", **sample)
+    check(session, "read_after_write", exchange, field_mismatch(
+        {"start": sample["start"], "status": STARTED, "end": None}, body))
+    for capture in (first, second, body):
+        delete(session, capture["id"])
+
+
+def delete(session: Session, capture_id: int) -> None:
+    """Remove a capture the flow made (a real MyCRT would keep recording it)."""
+    exchange = call(session, "deleteCapture", path_params={"id": capture_id})
+    check(session, "delete_is_final", exchange, answer_failure(exchange, 200))
+
+
+def delete_flow(session: Session) -> None:
+    """A deleted capture is gone for every call that names it, and from lists."""
+    _, body = created(session, "delete_is_final")
+    gone = call(session, "deleteCapture", path_params={"id": body["id"]})
+    require(session, "delete_is_final", gone, answer_failure(gone, 200) or field_mismatch(
+        {"id": body["id"], "name": body["name"]}, gone.json_or_none()))
+    path = {"id": body["id"]}
+    for operation_id, case in (("getCapture", {}), ("getCaptureMetrics", {}),
+                               ("stopCapture", {}), ("deleteCapture", {}),
+                               ("editCapture", {"body": {"name": unique_name()},
+                                                "has_body": True})):
+        after = call(session, operation_id, path_params=path, **case)
+        check(session, "delete_is_final", after, answer_failure(after, 404))
+    listing = call(session, "listCaptures", query={"name": body["name"]})
+    check(session, "delete_is_final", listing, answer_failure(listing, 200) or (
+        None if listing.json_or_none() == [] else Failure("no capture listed", "listed")))
+
+
+def isolation_flow(session: Session) -> None:
+    """The secondary may neither list nor create in the primary's environment, nor read
+    or delete a capture there."""
+    env_id = session.profile["primary"]["env_id"]
+    listing = call(session, "listCaptures", session.secondary, query={"envId": env_id})
+    check(session, "isolation", listing, answer_failure(listing, 403))
+    name = unique_name()
+    refused = create(session, session.secondary, name=name)
+    check(session, "isolation", refused, answer_failure(refused, 403))
+    found = call(session, "listCaptures", query={"name": name})
+    check(session, "isolation", found, answer_failure(found, 200) or (
+        None if found.json_or_none() == [] else Failure("nothing created", "a capture")))
+    everything = call(session, "listCaptures", session.secondary)
+    leaked = [item.get("id") for item in _items(everything) if item.get("envId") == env_id]
+    check(session, "isolation", everything, answer_failure(everything, 200) or (
+        Failure(f"no capture of environment {env_id}", f"ids {leaked}") if leaked else None))
+    _, body = created(session, "isolation")
+    for operation_id in ("getCapture", "deleteCapture"):
+        attempt = call(session, operation_id, session.secondary, path_params={"id": body["id"]})
+        check(session, "isolation", attempt, None if attempt.status in (403, 404) else
+              Failure("403 or 404 for another account's capture", str(attempt.status)))
+    still = call(session, "getCapture", path_params={"id": body["id"]})
+    check(session, "isolation", still, answer_failure(still, 200))
+    delete(session, body["id"])
+
+
+def metrics_flow(session: Session) -> None:
+    """One series per metric type, each with its label and unit; ``type`` picks one. The
+    capture is RUNNING where the clock can be moved, so the series cover recorded time."""
+    _, body = created(session, "metrics", duration=60)
+    if session.clock is not None:
+        session.clock.advance(SETTLE_SECONDS)
+        read_in_status(session, "lifecycle", body["id"], RUNNING)
+    for wanted in (None, "READ IOPS"):
+        exchange = call(session, "getCaptureMetrics", path_params={"id": body["id"]},
+                        query={"type": wanted} if wanted else {})
+        series = _items(exchange)
+        types = sorted(str(item.get("type")) for item in series)
+        check(session, "metrics", exchange, answer_failure(exchange, 200) or field_mismatch(
+            {"types": [wanted] if wanted else sorted(METRIC_SERIES)}, {"types": types}))
+        for item in series:
+            check(session, "metrics", exchange, series_mismatch(item))
+    delete(session, body["id"])
+
+
+def failed_capture_flow(session: Session) -> None:
+    """Only data the server already has can be FAILED: stop one if the primary has one."""
+    env_id = session.profile["primary"]["env_id"]
+    listing = call(session, "listCaptures", query={"envId": env_id})
+    require(session, "lifecycle", listing, answer_failure(listing, 200))
+    failed = next((item for item in _items(listing) if item.get("status") == FAILED), None)
+    if failed is None:
+        skip(session, "lifecycle", f"no FAILED capture in environment {env_id} to stop")
+        return
+    refused = stop(session, failed["id"])
+    check(session, "lifecycle", refused, answer_failure(refused, 409, CAPTURE_FAILED))
+    read_in_status(session, "lifecycle", failed["id"], FAILED)
+
+
+def stop_flow(session: Session) -> None:
+    """STARTED refuses a stop; RUNNING -> STOPPING -> DONE with ``end``; then refused."""
+    if session.clock is None:
+        skip(session, "lifecycle", f"{NO_CLOCK}: RUNNING -> STOPPING -> DONE not checked")
+        return
+    _, body = created(session, "lifecycle")
+    early = stop(session, body["id"])
+    require(session, "lifecycle", early, answer_failure(early, 409, NOT_STARTED_YET))
+    session.clock.advance(SETTLE_SECONDS)
+    read_in_status(session, "lifecycle", body["id"], RUNNING)
+    stopped = stop(session, body["id"])
+    require(session, "lifecycle", stopped, answer_failure(stopped, 200) or field_mismatch(
+        {"status": STOPPING, "end": None}, stopped.json_or_none()))
+    again = stop(session, body["id"])
+    require(session, "lifecycle", again, answer_failure(again, 409, ALREADY_STOPPED))
+    session.clock.advance(DONE_SECONDS)
+    exchange, done = read_in_status(session, "lifecycle", body["id"], DONE)
+    check(session, "lifecycle", exchange, None if done.get("end") else
+          Failure("`end` set once DONE", "null"))
+    late = stop(session, body["id"])
+    check(session, "lifecycle", late, answer_failure(late, 409, ALREADY_STOPPED))
+
+
+def schedule_flow(session: Session) -> None:
+    """SCHEDULED until ``scheduledStart``, RUNNING after it, STOPPING at ``scheduledEnd``,
+    DONE with ``end`` = ``scheduledEnd``, all on the mock clock."""
+    if session.clock is None:
+        skip(session, "schedule", f"{NO_CLOCK}: SCHEDULED -> RUNNING -> DONE not checked")
+        return
+    begin = clock_now(session) + timedelta(seconds=SCHEDULE_LEAD_SECONDS)
+    exchange, body = created(session, "schedule", status=SCHEDULED, scheduledStart=iso(begin),
+                             duration=SCHEDULED_DURATION)
+    ends = begin + timedelta(seconds=SCHEDULED_DURATION)
+    require(session, "schedule", exchange, field_mismatch(
+        {"status": SCHEDULED, "scheduledStart": iso(begin), "start": None, "end": None}, body)
+        or _same_moment("scheduledEnd", ends, body.get("scheduledEnd")))
+    early = stop(session, body["id"])
+    require(session, "schedule", early, answer_failure(early, 409, NOT_STARTED_YET))
+    session.clock.advance(SCHEDULE_LEAD_SECONDS + SETTLE_SECONDS)
+    read_in_status(session, "schedule", body["id"], RUNNING)
+    session.clock.advance(SCHEDULED_DURATION - SETTLE_SECONDS + 1)
+    read_in_status(session, "schedule", body["id"], STOPPING, DONE)  # DONE if this is slow
+    session.clock.advance(DONE_SECONDS)
+    exchange, done = read_in_status(session, "schedule", body["id"], DONE)
+    check(session, "schedule", exchange, _same_moment("end", ends, done.get("end")))
+
+
+def _same_moment(name: str, expected: datetime, text: Any) -> Failure | None:
+    seen = parse_time(text)
+    if seen is not None and abs((seen - expected).total_seconds()) < 1:
+        return None
+    return Failure(f"{name} = {iso(expected)}", repr(text))
+
+
+def _items(exchange: Exchange) -> list[dict[str, Any]]:
+    body = exchange.json_or_none()
+    return [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
+
+
+# -- the stateful model -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Moment:
+    """A moment on the server's clock, known within bounds: how far this model had moved
+    the clock by then, and the real time just before the request that made it."""
+
+    advanced: float
+    real: float
+
+
+@dataclass
+class Tracked:
+    id: int
+    name: str
+    created: Moment
+    scheduled_end: str | None = None
+    stopped: Moment | None = None
+    deleted: bool = False
+    #: position in LIFECYCLE of the latest status seen: a capture never moves back
+    floor: int = LIFECYCLE.index(STARTED)
+
+
+def statuses_between(timings: tuple[tuple[float, str], ...], low: float,
+                     high: float) -> set[str]:
+    """The statuses a phase sequence shows at some moment from ``low`` to ``high``."""
+    ends = [at for at, _ in timings[1:]] + [math.inf]
+    return {status for (at, status), end in zip(timings, ends, strict=True)
+            if at <= high and end > low}
+
+
+class MyCrtModel(ModelMachine):
+    """Captures the primary creates: what get and list show, names, stops, deletes, metrics,
+    and the secondary's view of them, predicted from the documented semantics."""
+
+    captures = Bundle("captures")
+    seen_ids: ClassVar[set[int]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tracked: dict[int, Tracked] = {}
+        self.advanced = 0.0
+        self.env_id: int = self.session.profile["primary"]["env_id"]
+
+    # -- what the model predicts --------------------------------------------------------
+
+    def moment(self) -> Moment:
+        return Moment(self.advanced, time.monotonic())
+
+    def possible(self, capture: Tracked) -> list[str]:
+        timings = STOP_TIMINGS if capture.stopped else START_TIMINGS
+        statuses = {status for _, status in timings}
+        if self.session.clock is not None:
+            since = capture.stopped or capture.created
+            low = self.advanced - since.advanced
+            high = low + time.monotonic() - since.real + REAL_TIME_SLACK
+            statuses = statuses_between(timings, low, high)
+        return [status for status in LIFECYCLE
+                if status in statuses and LIFECYCLE.index(status) >= capture.floor]
+
+    def fields(self, capture: Tracked) -> dict[str, Any]:
+        return {"id": capture.id, "name": capture.name, "envId": self.env_id,
+                "type": "CAPTURE", "reason": None, "scheduledStart": None,
+                "scheduledEnd": capture.scheduled_end}
+
+    # -- reading answers ----------------------------------------------------------------
+
+    def body(self, exchange: Exchange) -> dict[str, Any]:
+        body = exchange.json_or_none()
+        if not isinstance(body, dict):
+            raise ModelDiverged("unreadable body")  # the response checks have said why
+        return body
+
+    def items(self, exchange: Exchange) -> list[dict[str, Any]]:
+        if not isinstance(exchange.json_or_none(), list):
+            raise ModelDiverged("unreadable body")
+        return _items(exchange)
+
+    def expect_answer(self, name: str, exchange: Exchange, status: int,
+                      text: str | None = None) -> None:
+        self.expect(name, exchange.operation or "(model)", answer_failure(exchange, status, text),
+                    exchange)
+
+    def expect_fields(self, name: str, exchange: Exchange, capture: Tracked,
+                      shown: dict[str, Any]) -> None:
+        self.expect(name, exchange.operation or "(model)",
+                    field_mismatch(self.fields(capture), shown), exchange)
+
+    def observe(self, capture: Tracked, exchange: Exchange, shown: dict[str, Any]) -> None:
+        """The status must be one the lifecycle allows now, and ``end`` set exactly when
+        DONE; what is seen narrows the model (a capture never moves back)."""
+        possible, status = self.possible(capture), shown.get("status")
+        self.expect("lifecycle", exchange.operation or "(model)", None if status in possible
+                    else Failure(f"status {' or '.join(possible)}", repr(status)), exchange)
+        capture.floor = LIFECYCLE.index(str(status))
+        ended = shown.get("end") is not None
+        self.expect("lifecycle", exchange.operation or "(model)", None if ended == (
+            status == DONE) else Failure("`end` set exactly when DONE",
+                                         f"status {status}, end {shown.get('end')!r}"), exchange)
+
+    def read_back(self, capture: Tracked, name: str = "read_after_write") -> None:
+        exchange = self.send("getCapture", path_params={"id": capture.id})
+        if capture.deleted:
+            self.expect_answer("delete_is_final", exchange, 404)
+            return
+        self.expect_answer(name, exchange, 200)
+        shown = self.body(exchange)
+        self.expect_fields(name, exchange, capture, shown)
+        self.observe(capture, exchange, shown)
+
+    def advance(self, seconds: int) -> None:
+        """Move the mock clock, and every capture with it; a no-op without a clock."""
+        if self.session.clock is not None:
+            self.session.clock.advance(seconds)
+            self.advanced += seconds
+
+    def new_capture(self, settle: bool) -> int:
+        """A new capture shows what was sent, STARTED, under an id never seen before;
+        ``settle`` then moves the clock until it is RUNNING, so stops are worth trying."""
+        name, began = unique_name(), self.moment()
+        exchange = self.send("createCapture", has_body=True, body={
+            "name": name, "envId": self.env_id, "duration": MODEL_DURATION})
+        self.expect_answer("read_after_write", exchange, 200)
+        shown = self.body(exchange)
+        if not isinstance(shown.get("id"), int):
+            raise ModelDiverged("no id")  # response_schema has reported it
+        start = parse_time(shown.get("start")) or datetime.min.replace(tzinfo=timezone.utc)
+        self.expect("read_after_write", "createCapture", _same_moment(
+            "scheduledEnd (start + duration)", start + timedelta(seconds=MODEL_DURATION),
+            shown.get("scheduledEnd")), exchange)
+        capture = Tracked(shown["id"], name, began, shown.get("scheduledEnd"))
+        self.expect("unique_ids", "createCapture", None if capture.id not in self.seen_ids
+                    else Failure("a new id", f"{capture.id} again"), exchange)
+        self.seen_ids.add(capture.id)
+        self.expect_fields("read_after_write", exchange, capture, shown)
+        self.expect_equal("lifecycle", exchange, STARTED, shown.get("status"), "status")
+        self.tracked[capture.id] = capture
+        self.read_back(capture)
+        if settle:
+            self.advance(SETTLE_SECONDS)
+        return capture.id
+
+    # -- rules --------------------------------------------------------------------------
+
+    @initialize(target=captures)
+    def first_capture(self) -> Any:
+        """Every run starts with a RUNNING capture: Hypothesis's swarm testing turns some
+        rules off per run, and a run that may not create one would test nothing."""
+        try:
+            return self.new_capture(settle=True)
+        except ModelDiverged:
+            self.diverged = True
+            return multiple()
+
+    @model_rule(target=captures, settle=st.booleans())
+    def create_capture(self, settle: bool) -> int:
+        return self.new_capture(settle)
+
+    @model_rule(seconds=st.sampled_from([1, 3, SETTLE_SECONDS]))
+    def wait(self, seconds: int) -> None:
+        self.advance(seconds)
+
+    @model_rule(capture=captures)
+    def read(self, capture: int) -> None:
+        self.read_back(self.tracked[capture])
+
+    def check_listing(self, capture: int, scope: str) -> None:
+        """Listed once, as it is, under every filter that should show it; never once
+        deleted."""
+        tracked = self.tracked[capture]
+        query = {"environment": {"envId": self.env_id}, "all": {},
+                 "name": {"name": tracked.name}}[scope]
+        exchange = self.send("listCaptures", query=query)
+        self.expect_answer("read_after_write", exchange, 200)
+        items = self.items(exchange)
+        matches = [item for item in items if item.get("id") == capture]
+        if tracked.deleted:
+            self.expect("delete_is_final", "listCaptures", Failure(
+                "a deleted capture no longer listed", f"{capture} listed") if matches else None,
+                exchange)
+            return
+        self.expect("read_after_write", "listCaptures", None if len(matches) == 1 else Failure(
+            f"capture {capture} listed once", f"listed {len(matches)} times"), exchange)
+        self.expect_fields("read_after_write", exchange, tracked, matches[0])
+        self.observe(tracked, exchange, matches[0])
+        others = [item.get("name") for item in items if item.get("name") != tracked.name]
+        self.expect("read_after_write", "listCaptures", Failure(
+            f"only captures named {tracked.name}", f"also {others[:3]}")
+            if scope == "name" and others else None, exchange)
+
+    @model_rule(capture=captures, scope=st.sampled_from(["environment", "all", "name"]))
+    def listed(self, capture: int, scope: str) -> None:
+        self.check_listing(capture, scope)
+
+    @model_rule(capture=captures)
+    def rename(self, capture: int) -> None:
+        tracked, name = self.tracked[capture], unique_name()
+        exchange = self.send("editCapture", path_params={"id": capture}, body={"name": name},
+                             has_body=True)
+        if tracked.deleted:
+            self.expect_answer("delete_is_final", exchange, 404)
+            return
+        self.expect_answer("read_after_write", exchange, 200)
+        tracked.name = name
+        self.expect_fields("read_after_write", exchange, tracked, self.body(exchange))
+
+    @model_rule(capture=captures, other=captures)
+    def rename_to_taken(self, capture: int, other: int) -> None:
+        """Another capture's name is refused; the capture's own name is not "another's"."""
+        tracked, taken = self.tracked[capture], self.tracked[other]
+        if tracked.deleted or taken.deleted:
+            return
+        exchange = self.send("editCapture", path_params={"id": capture},
+                             body={"name": taken.name}, has_body=True)
+        if capture == other:
+            self.expect_answer("duplicate_name", exchange, 200)
+        else:
+            self.expect_answer("duplicate_name", exchange, 400, DUPLICATE_NAME)
+
+    @model_rule(capture=captures)
+    def create_duplicate(self, capture: int) -> None:
+        tracked = self.tracked[capture]
+        if tracked.deleted:
+            return
+        exchange = self.send("createCapture", body={"name": tracked.name, "envId": self.env_id},
+                             has_body=True)
+        self.expect_answer("duplicate_name", exchange, 400, DUPLICATE_NAME)
+
+    @model_rule(capture=captures)
+    def stop_capture(self, capture: int) -> None:
+        """200 and STOPPING from RUNNING; otherwise the 409 documented for the status."""
+        tracked, began = self.tracked[capture], self.moment()
+        exchange = self.send("stopCapture", path_params={"id": capture})
+        if tracked.deleted:
+            self.expect_answer("delete_is_final", exchange, 404)
+            return
+        possible = self.possible(tracked)  # after the answer: the window spans the request
+        if 200 <= exchange.status < 300 and RUNNING in possible:
+            self.expect("lifecycle", "stopCapture", field_mismatch(
+                {"status": STOPPING, "end": None}, self.body(exchange)), exchange)
+            tracked.stopped, tracked.floor = began, LIFECYCLE.index(STOPPING)
+            return
+        refusals = sorted({STOP_REFUSALS[status] for status in possible if status != RUNNING})
+        refused = exchange.status == 409 and message(exchange) in refusals
+        self.expect("lifecycle", "stopCapture", None if refused else Failure(
+            " or ".join((["200"] if RUNNING in possible else []) +
+                        [f"409 {text!r}" for text in refusals]),
+            f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}"), exchange)
+
+    @model_rule(capture=captures)
+    def delete_capture(self, capture: int) -> None:
+        """Deleted means gone: GET answers 404 and no list shows it."""
+        tracked = self.tracked[capture]
+        exchange = self.send("deleteCapture", path_params={"id": capture})
+        if tracked.deleted:
+            self.expect_answer("delete_is_final", exchange, 404)
+            return
+        self.expect_answer("delete_is_final", exchange, 200)
+        self.expect_fields("read_after_write", exchange, tracked, self.body(exchange))
+        tracked.deleted = True
+        self.read_back(tracked)
+        self.check_listing(capture, "name")
+
+    @model_rule(capture=captures, metric=st.none() | st.sampled_from(sorted(METRIC_SERIES)))
+    def metrics(self, capture: int, metric: str | None) -> None:
+        """One series per type, or only the type asked for."""
+        exchange = self.send("getCaptureMetrics", path_params={"id": capture},
+                             query={"type": metric} if metric else {})
+        if self.tracked[capture].deleted:
+            self.expect_answer("delete_is_final", exchange, 404)
+            return
+        self.expect_answer("metrics", exchange, 200)
+        series = self.items(exchange)
+        self.expect_equal("metrics", exchange, [metric] if metric else sorted(METRIC_SERIES),
+                          sorted(str(item.get("type")) for item in series), "the series' types")
+        for item in series:
+            self.expect("metrics", "getCaptureMetrics", series_mismatch(item), exchange)
+
+    @model_rule(capture=captures)
+    def isolation(self, capture: int) -> None:
+        """The secondary neither sees (not even by its name) nor changes the capture, then
+        the primary still sees it as it was."""
+        tracked, other = self.tracked[capture], self.session.secondary
+        path = {"id": capture}
+        attempts: list[tuple[str, dict[str, Any]]] = [
+            ("getCapture", {}), ("getCaptureMetrics", {}), ("stopCapture", {}),
+            ("editCapture", {"body": {"name": unique_name()}, "has_body": True}),
+            ("deleteCapture", {}),
+        ]
+        for operation_id, case in attempts:
+            exchange = self.send(operation_id, other, path_params=path, **case)
+            self.expect_status("isolation", exchange, 403, 404)
+        listing = self.send("listCaptures", other, query={"name": tracked.name})
+        self.expect_answer("isolation", listing, 200)
+        leaked = [item.get("id") for item in self.items(listing)]
+        self.expect("isolation", "listCaptures", Failure(
+            "no capture of the primary's environment", f"ids {leaked}") if leaked else None,
+            listing)
+        self.read_back(tracked, "isolation")
+
+
+ADAPTER = MyCrtAdapter()

@@ -1,0 +1,201 @@
+"""The conformance suite judges MyCRT: clean on the mock, and each planted bug is caught."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import replace
+
+import pytest
+import requests
+
+from broken_proxy import (
+    Answer,
+    Breakage,
+    BrokenProxy,
+    cache_first,
+    rewrite_json,
+    set_status,
+)
+from conftest import run_conformance
+
+PRIMARY = "admin@example.com"
+SECONDARY = "dana.ortiz@example.org"
+CAPTURES = "/api/captures"
+CAPTURE = r"/api/captures/\d+"
+ALREADY_STOPPED = "This capture has already been stopped"
+DUPLICATE_NAME = "Capture with the same name already exists in this environment"
+FORGED_CAPTURE = {"id": 987654, "name": "forged", "start": None, "scheduledStart": None,
+                  "scheduledEnd": None, "end": None, "status": "STARTED", "envId": 1,
+                  "type": "CAPTURE", "reason": None}
+
+
+class Logins:
+    """The session cookie the proxy saw issued first to each email: the suite's own
+    sessions, which a breakage needs to make one account act as another."""
+
+    def __init__(self) -> None:
+        self.cookies: dict[str, str] = {}
+        self.breakage = Breakage("POST", "/api/users/login", self._remember)
+
+    def _remember(self, exchange, forward) -> Answer:
+        answer = forward(exchange)
+        token = re.search(r"MyCRTAuthToken=([^;]+)", answer.headers.get("Set-Cookie", ""))
+        if answer.status == 200 and token:
+            email = json.loads(exchange.body)["email"]
+            self.cookies.setdefault(email, f"MyCRTAuthToken={token.group(1)}")
+        return answer
+
+    def acting_as(self, method: str, path: str, who: str | None, whom: str) -> Breakage:
+        """Requests with ``who``'s cookie (None: with no cookie) go out with ``whom``'s."""
+        def respond(exchange, forward) -> Answer:
+            if exchange.headers.get("Cookie") == (self.cookies.get(who) if who else None):
+                headers = {**exchange.headers, "Cookie": self.cookies[whom]}
+                exchange = replace(exchange, headers=headers)
+            return forward(exchange)
+
+        return Breakage(method, path, respond)
+
+
+@pytest.fixture
+def mock(mock_factory):
+    server = mock_factory("--api", "mycrt")
+    server.reset()
+    return server
+
+
+def test_the_mock_conforms(mock, tmp_path):
+    run = run_conformance("mycrt", mock.url("/api"), tmp_path)
+    assert run.exit_status == 0, run.output
+    assert run.report["failed"] == 0 and run.report["passed"] > 0
+    coverage = run.report["coverage"]
+    assert coverage["operations_exercised"] == coverage["operations_total"] == 10
+    assert run.report["skipped"] == {}, run.report["skipped"]
+    assert run.output.strip().splitlines()[-1].endswith("0 failed")
+
+
+def test_the_proxy_keeps_no_session_of_its_own(mock):
+    """A request without a cookie reaches the mock without one, even after a login."""
+    account = mock.profile()["mycrt"]["primary"]
+    with BrokenProxy(mock.origin) as proxy:
+        login = requests.post(proxy.url("/api/users/login"), timeout=10,
+                              json={"email": account["email"], "password": account["password"]})
+        anonymous = requests.get(proxy.url("/api/users/me"), timeout=10)
+    assert login.status_code == 200 and "MyCRTAuthToken=" in login.headers["Set-Cookie"]
+    assert anonymous.status_code == 401, anonymous.text
+
+
+def test_a_login_the_profile_cannot_make_is_a_setup_error(mock, tmp_path):
+    profile = mock.profile()
+    profile["mycrt"]["primary"]["password"] = "not-the-password"
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(profile))
+    run = run_conformance("mycrt", mock.url("/api"), tmp_path, "--profile", str(path))
+    assert run.exit_status == 2, run.output
+    assert "cannot log in as admin@example.com" in run.output
+
+
+def _drop(field):
+    def change(body):
+        body.pop(field, None)
+        return body
+
+    return change
+
+
+def _ids_as_text(captures):
+    return [{**capture, "id": str(capture["id"])} for capture in captures]
+
+
+def _forged() -> Answer:
+    return Answer(200, {"Content-Type": "application/json"}, json.dumps(FORGED_CAPTURE).encode())
+
+
+def _accept_everything(exchange, forward) -> Answer:
+    """Skipped validation: whatever the body, a capture comes back."""
+    answer = forward(exchange)
+    return _forged() if answer.status == 400 else answer
+
+
+def _accept_duplicates(exchange, forward) -> Answer:
+    answer = forward(exchange)
+    duplicate = answer.status == 400 and answer.json().get("message") == DUPLICATE_NAME
+    return _forged() if duplicate else answer
+
+
+def _lose_write(body):
+    """Acknowledged, but the id the client gets was never stored."""
+    return {**body, "id": random.randrange(10**6, 10**9)}
+
+
+def _current(exchange, forward, path: str) -> Answer:
+    return forward(replace(exchange, method="GET", path=path, query="", body=b""))
+
+
+def _pretend_delete(exchange, forward) -> Answer:
+    """DELETE answered like a success, with the capture, which stays."""
+    answer = _current(exchange, forward, exchange.path)
+    return replace(answer, status=200) if answer.status == 200 else answer
+
+
+def _stop_again(exchange, forward) -> Answer:
+    """A second stop is accepted instead of refused with 409."""
+    answer = forward(exchange)
+    if answer.status == 409 and answer.json().get("message") == ALREADY_STOPPED:
+        return _current(exchange, forward, exchange.path.removesuffix("/stop"))
+    return answer
+
+
+def _ignore_metric_type(exchange, forward) -> Answer:
+    return forward(replace(exchange, query=""))
+
+
+def _start_at_once(exchange, forward) -> Answer:
+    """The schedule is dropped: a SCHEDULED capture starts when created."""
+    try:
+        body = json.loads(exchange.body)
+    except ValueError:
+        return forward(exchange)
+    if isinstance(body, dict) and body.get("status") == "SCHEDULED" and body.get(
+            "scheduledStart"):
+        body.pop("status")
+        exchange = replace(exchange, body=json.dumps(body).encode())
+    return forward(exchange)
+
+
+BROKEN = {
+    "wrong status": (lambda _: set_status("POST", CAPTURES, 201, when_status=200),
+                     "status_code_documented"),
+    "missing field": (lambda _: rewrite_json("GET", CAPTURE, _drop("reason")),
+                      "response_schema"),
+    "wrong type": (lambda _: rewrite_json("GET", CAPTURES, _ids_as_text), "response_schema"),
+    "skipped validation": (lambda _: Breakage("POST", CAPTURES, _accept_everything),
+                           "rejects_invalid_input"),
+    "no auth": (lambda logins: logins.acting_as("GET", CAPTURES, None, PRIMARY),
+                "auth_required"),
+    "broken isolation": (lambda logins: logins.acting_as("GET", CAPTURE, SECONDARY, PRIMARY),
+                         "isolation"),
+    "lost write": (lambda _: rewrite_json("POST", CAPTURES, _lose_write), "read_after_write"),
+    "stale read": (lambda _: cache_first("GET", CAPTURES), "read_after_write"),
+    "delete not final": (lambda _: Breakage("DELETE", CAPTURE, _pretend_delete),
+                         "delete_is_final"),
+    "second stop accepted": (lambda _: Breakage("POST", CAPTURE + "/stop", _stop_again),
+                             "lifecycle"),
+    "duplicate name accepted": (lambda _: Breakage("POST", CAPTURES, _accept_duplicates),
+                                "duplicate_name"),
+    "metric filter ignored": (lambda _: Breakage("GET", CAPTURE + "/metrics",
+                                                 _ignore_metric_type), "metrics"),
+    "schedule ignored": (lambda _: Breakage("POST", CAPTURES, _start_at_once), "schedule"),
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
+    make_breakage, check = BROKEN[name]
+    logins = Logins()
+    with BrokenProxy(mock.origin, logins.breakage, make_breakage(logins)) as proxy:
+        run = run_conformance("mycrt", proxy.url("/api"), tmp_path)
+    assert run.exit_status == 1, run.output
+    assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
+    assert "curl " in run.output
