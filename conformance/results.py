@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+#: a fault seen on every request would otherwise be printed once per request (answers carry
+#: fresh ids, so they never repeat exactly); the JSON report still counts every failure
+MAX_SHOWN_PER_PAIR = 3
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -28,6 +32,7 @@ class Results:
     api: str
     violations: list[Violation] = field(default_factory=list)
     passes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    failures: Counter[tuple[str, str]] = field(default_factory=Counter)
     skipped: dict[str, str] = field(default_factory=dict)
     _seen: set[tuple[str, str, str, str]] = field(default_factory=set, repr=False)
 
@@ -36,10 +41,12 @@ class Results:
             self.passes[(check, operation)] += 1
             return
         key = (check, operation, failure.expected, failure.seen[:200])
-        if key not in self._seen:
+        shown = sum(1 for v in self.violations if (v.check, v.operation) == (check, operation))
+        if key not in self._seen and shown < MAX_SHOWN_PER_PAIR:
             self._seen.add(key)
             self.violations.append(Violation(check, operation, failure.expected, failure.seen,
                                              curl))
+        self.failures[(check, operation)] += 1
 
     def skip(self, check: str, reason: str) -> None:
         self.skipped[check] = reason

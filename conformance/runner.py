@@ -70,7 +70,7 @@ def _schema_phase(session: Session, operation: Operation) -> None:
     before = len(session.client.exchanges)
     _positive(session, operation, pins)
     _negative(session, operation, pins)
-    if operation.requires_auth:
+    if operation.secured:
         _credentials(session, operation, pins)
     sent = len(session.client.exchanges) - before
     session.progress(f"  {operation.operation_id:<24} {sent} requests")
@@ -111,8 +111,12 @@ def _invalid_sender(session: Session, operation: Operation,
 
 
 def _credentials(session: Session, operation: Operation, pins: positive.Pins) -> None:
-    for label, credentials in (("no", NO_CREDENTIALS),
-                               ("invalid", session.adapter.invalid_credentials())):
+    """Invalid credentials are refused wherever credentials are accepted; missing ones only
+    where the spec requires them (its security may list ``{}``: optional)."""
+    variants = [("invalid", session.adapter.invalid_credentials())]
+    if operation.requires_auth:
+        variants.insert(0, ("no", NO_CREDENTIALS))
+    for label, credentials in variants:
         _given(session, positive.cases(operation, pins), 1,
                _unauthenticated_sender(session, operation, label, credentials))
 

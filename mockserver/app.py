@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
 
 import vendor_specs
 from mockserver import objectstore
@@ -120,8 +121,15 @@ def _route(app: Flask, engine: Engine, operation: Operation) -> None:
                      methods=[operation.method], provide_automatic_options=False)
 
 
+class ObjectKeyConverter(PathConverter):
+    """Any S3 key: Werkzeug's ``path`` stops at a line feed, which a file name may hold."""
+
+    regex = r"[^/][\s\S]*?"
+
+
 def _route_object_store(app: Flask, objects: objectstore.ObjectStore) -> None:
     prefix = objectstore.PATH_PREFIX
+    app.url_map.converters["object_key"] = ObjectKeyConverter
 
     @app.post(f"{prefix}/<bucket>/", provide_automatic_options=False)
     @app.post(f"{prefix}/<bucket>", provide_automatic_options=False)
@@ -129,7 +137,7 @@ def _route_object_store(app: Flask, objects: objectstore.ObjectStore) -> None:
         request.max_content_length = objectstore.MAX_UPLOAD_BYTES + 64 * 1024
         return objects.serve_post(bucket, request.form, request.files, request.content_length)
 
-    @app.get(f"{prefix}/<bucket>/<path:key>", provide_automatic_options=False)
+    @app.get(f"{prefix}/<bucket>/<object_key:key>", provide_automatic_options=False)
     def s3_get(bucket: str, key: str) -> Response:
         return objects.serve_get(request.host_url, bucket, key, request.args)
 

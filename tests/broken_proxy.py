@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from werkzeug.serving import make_server
@@ -141,7 +142,8 @@ class BrokenProxy:
         return Response(answer.body, status=answer.status, headers=answer.headers)
 
     def _forward(self, exchange: Exchange) -> Answer:
-        url = self._upstream + exchange.path + (f"?{exchange.query}" if exchange.query else "")
+        path = quote(exchange.path, safe="/~")  # the path arrives decoded; send it as a URL
+        url = self._upstream + path + (f"?{exchange.query}" if exchange.query else "")
         response = self._session.request(exchange.method, url, headers=exchange.headers,
                                          data=exchange.body, allow_redirects=False, timeout=30)
         headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP}

@@ -516,8 +516,8 @@ def _fixture_time(record: Mapping[str, Any]) -> str:
 
 
 def profile(section: Mapping[str, Any]) -> dict[str, Any]:
-    """primary/secondary: each role's account with its first token, and the first proof of
-    its first patient that has one."""
+    """primary/secondary: each role's account with its first token, the first proof of its
+    first patient that has one, and its login (so a suite can open and end a session)."""
     accounts: dict[str, Any] = {}
     for account in section["accounts"]:
         role = account.get("profile")
@@ -527,7 +527,8 @@ def profile(section: Mapping[str, Any]) -> dict[str, Any]:
         if proof is None or not account.get("tokens"):
             continue  # seed refuses such fixtures; a profile is never half filled
         accounts[role] = {"token": account["tokens"][0], "patient_id": proof["patient_id"],
-                          "proof_id": proof["id"]}
+                          "proof_id": proof["id"], "email": account["email"],
+                          "password": account["password"], "app_id": account["app_id"]}
     return accounts
 
 

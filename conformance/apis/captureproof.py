@@ -1,0 +1,559 @@
+"""CaptureProof: an account's patients own proofs, proofs own captures, media goes to S3.
+
+The session token travels as the ``token`` query parameter: it is the spec's first security
+scheme (``sessionToken``) and the very field name the document's samples send
+(``token=...``), so it is the form a real vendor is surest to honour. The X-API-Session
+header is, by the spec's own note, not shown in the document. Sending the token in the query
+also keeps it out of request bodies, which the schema-driven phase generates and mutates.
+
+The suite never logs out the profile's tokens (that would end the run's own sessions): the
+logout is judged with a session of its own, opened when the profile's primary also carries
+``email``, ``password`` and ``app_id`` (INTERFACES.md allows more keys), skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from itertools import pairwise
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle
+
+from conformance import checks
+from conformance.generation.positive import Pins
+from conformance.results import Failure
+from conformance.session import Session, SetupError
+from conformance.spec import Operation
+from conformance.stateful import ModelDiverged, ModelMachine, model_rule
+from conformance.transport import (
+    NO_CREDENTIALS,
+    Case,
+    Credentials,
+    Exchange,
+    TargetUnreachable,
+)
+
+#: createCapture's description: an uploaded capture is processed 30 s after creation
+PROCESSING_SECONDS = 30
+#: UploadCredentials: the POST policy expires 1 hour after issue
+UPLOAD_WINDOW_SECONDS = 3600
+#: createCapture's documented 400 for a key under which nothing was uploaded
+NO_UPLOADED_OBJECT = "No uploaded object exists for upload_s3_key"
+#: well-formed (32 hex digits, like a real token) but issued to nobody
+UNKNOWN_TOKEN = "0" * 32
+UNKNOWN_CAPTURE = "conformance0unknown0capture"
+MEDIA = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00conformance test photo" * 4
+#: values for the form fields the policy's starts-with conditions ask for (lower-case name)
+FORM_FIELDS = {"utf8": ("utf8", "\u2713"), "content-type": ("Content-Type", "image/jpeg")}
+LOGIN_KEYS = ("email", "password", "app_id")
+#: body fields the generator leaves out: the token travels in the query; a valid key
+#: needs an upload, which the model and the flows perform
+OMITTED_BODY_FIELDS = frozenset({"token", "upload_s3_key"})
+
+
+def token(value: str) -> Credentials:
+    return Credentials(query={"token": value})
+
+
+def proof_path(account: Mapping[str, Any]) -> dict[str, str]:
+    return {"patient_id": str(account["patient_id"]), "proof_id": str(account["proof_id"])}
+
+
+class CaptureProofAdapter:
+    name = "captureproof"
+    protected_fields = frozenset({"token"})
+
+    def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
+        """The profile's token is the session; listing the account's proof proves it works,
+        so a stale profile stops the run (exit 2) instead of failing every check."""
+        credentials = token(str(account["token"]))
+        exchange = session.client.send(
+            Case(session.operation("listCaptures"), path_params=proof_path(account)),
+            credentials)
+        if exchange.status != 200:
+            raise SetupError(
+                f"captureproof: a profile token cannot list the captures of patient "
+                f"{account['patient_id']}, proof {account['proof_id']} (is it expired, or "
+                f"not that patient's account?): {exchange.status} {exchange.body[:200]!r}")
+        session.judge_response(exchange)
+        return credentials
+
+    def invalid_credentials(self) -> Credentials:
+        return token(UNKNOWN_TOKEN)
+
+    def pins(self, session: Session, operation: Operation) -> Pins | None:
+        """The primary's proof everywhere; a capture the run created to poll. deleteSession
+        would end the primary's own session, so the session flow judges it instead."""
+        if operation.operation_id == "deleteSession":
+            return None
+        if operation.operation_id == "createSession":
+            return Pins()
+        path: dict[str, Any] = proof_path(session.profile["primary"])
+        if operation.operation_id == "isMediaProcessed":
+            path["capture_id"] = st.builds(once(lambda: some_capture_id(session)))
+        return Pins(path=path, omit_body_fields=OMITTED_BODY_FIELDS)
+
+    def machine(self, session: Session) -> type[ModelMachine]:
+        return type("CaptureProofModel", (CaptureProofModel,), {"session": session})
+
+    def flows(self) -> Iterable[Callable[[Session], None]]:
+        return [upload_flow, upload_policy_flow, unknown_upload_flow, session_flow]
+
+
+# -- requests every part shares -----------------------------------------------------------
+
+
+def send(session: Session, operation_id: str, credentials: Credentials,
+         **case: Any) -> Exchange:
+    """A request as a client sends it, with every response check run on the answer."""
+    exchange = session.client.send(Case(session.operation(operation_id), **case), credentials)
+    session.judge_response(exchange)
+    return exchange
+
+
+def require(session: Session, check: str, operation: str, failure: Failure | None,
+            exchange: Exchange | None) -> None:
+    """Record a verdict; a failed step ends its flow, as every later step builds on it
+    (the runner takes ModelDiverged as already reported)."""
+    if not session.expect(check, operation, failure, exchange):
+        raise ModelDiverged(check)
+
+
+def status_failure(exchange: Exchange, *expected: int) -> Failure | None:
+    if exchange.status in expected:
+        return None
+    return Failure(f"status {' or '.join(map(str, expected))}",
+                   f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}")
+
+
+def unique_description(text: str = "conformance") -> str:
+    """A description no other capture has, even across runs against a server that keeps
+    its state: it identifies the new capture in an answer that lists them all."""
+    return f"{text} [{uuid.uuid4().hex[:16]}]"
+
+
+def captures_of(body: Any, *path: str) -> list[dict[str, Any]]:
+    for name in path:
+        body = body.get(name) if isinstance(body, dict) else None
+    return [item for item in body or [] if isinstance(item, dict)]
+
+
+def with_description(captures: list[dict[str, Any]], description: str) -> list[dict[str, Any]]:
+    return [capture for capture in captures if capture.get("description") == description]
+
+
+def create_capture(session: Session, credentials: Credentials, account: Mapping[str, Any],
+                   body: dict[str, Any]) -> tuple[dict[str, Any] | None, Exchange]:
+    """Create a capture; the one in the answer's proof carrying the body's description."""
+    exchange = send(session, "createCapture", credentials, path_params=proof_path(account),
+                    body=body, has_body=True)
+    found = with_description(captures_of(exchange.json_or_none(), "proof", "captures"),
+                             body.get("description", ""))
+    return (found[0] if exchange.status == 200 and len(found) == 1 else None), exchange
+
+
+def once(make: Callable[[], str]) -> Callable[[], str]:
+    """``make``'s first answer, ever after: one capture serves every poll of a run (a
+    capture per example would only lengthen every later list)."""
+    made: list[str] = []
+
+    def value() -> str:
+        if not made:
+            made.append(make())
+        return made[0]
+
+    return value
+
+
+def some_capture_id(session: Session) -> str:
+    """A capture of the primary's proof to poll; an unknown id if the server made none."""
+    created, _ = create_capture(session, session.primary, session.profile["primary"],
+                                {"description": unique_description()})
+    return str(created["id"]) if created else UNKNOWN_CAPTURE
+
+
+def list_captures(session: Session, credentials: Credentials,
+                  account: Mapping[str, Any]) -> tuple[list[dict[str, Any]], Exchange]:
+    exchange = send(session, "listCaptures", credentials, path_params=proof_path(account))
+    return captures_of(exchange.json_or_none(), "captures"), exchange
+
+
+def media_status(session: Session, capture_id: str) -> tuple[dict[str, Any], Exchange]:
+    exchange = send(session, "isMediaProcessed", session.primary,
+                    path_params={**proof_path(session.profile["primary"]),
+                                 "capture_id": capture_id})
+    body = exchange.json_or_none()
+    return (body if isinstance(body, dict) else {}), exchange
+
+
+# -- the S3 POST upload -------------------------------------------------------------------
+
+
+def upload_credentials(session: Session) -> dict[str, Any]:
+    exchange = send(session, "getUploadCredentials", session.primary,
+                    path_params=proof_path(session.profile["primary"]))
+    body = exchange.json_or_none()
+    usable = exchange.status == 200 and isinstance(body, dict) and isinstance(
+        body.get("action_url"), str) and isinstance(body.get("key"), str)
+    require(session, "upload_flow", "getUploadCredentials", None if usable else
+            Failure("upload credentials with action_url and key",
+                    f"{exchange.status} {exchange.body[:200]!r}"), exchange)
+    return dict(body)
+
+
+def policy_conditions(credentials: Mapping[str, Any]) -> list[Any]:
+    """The decoded policy's conditions; [] when it does not decode (the response checks
+    report a malformed policy, and the store will then refuse the upload)."""
+    try:
+        policy = json.loads(base64.b64decode(str(credentials.get("policy", "")), validate=True))
+    except (binascii.Error, ValueError):
+        return []
+    conditions = policy.get("conditions") if isinstance(policy, dict) else None
+    return conditions if isinstance(conditions, list) else []
+
+
+def upload_form(credentials: Mapping[str, Any], key: str) -> dict[str, str]:
+    """Every returned field but action_url, the key actually used, and a value for each
+    field a starts-with condition requires that the credentials do not carry (utf8 and
+    Content-Type: a browser form adds them)."""
+    form = {name: str(value) for name, value in credentials.items() if name != "action_url"}
+    form["key"] = key
+    present = {name.lower() for name in form}
+    for condition in policy_conditions(credentials):
+        if not (isinstance(condition, list) and len(condition) == 3
+                and condition[0] == "starts-with" and isinstance(condition[1], str)):
+            continue
+        name = condition[1].lstrip("$").lower()
+        if name not in present:
+            field, value = FORM_FIELDS.get(name, (name, "conformance"))
+            prefix = str(condition[2])
+            form[field] = value if value.startswith(prefix) else prefix + value
+    return form
+
+
+def post_upload(session: Session, credentials: Mapping[str, Any], key: str) -> Exchange:
+    """The presigned POST as a browser form sends it, the file last."""
+    try:
+        return session.client.request(
+            "POST", str(credentials["action_url"]), form_fields=upload_form(credentials, key),
+            file=("conformance.jpg", MEDIA, "image/jpeg"))
+    except TargetUnreachable as error:
+        session.expect("upload_flow", "getUploadCredentials",
+                       Failure("a reachable action_url", str(error)[:200]), None)
+        raise ModelDiverged("upload_flow") from error
+
+
+def upload(session: Session) -> str:
+    """Upload a photo with fresh credentials; the key it was stored under."""
+    credentials = upload_credentials(session)
+    key = f"{credentials['key']}.jpg"
+    exchange = post_upload(session, credentials, key)
+    stored = exchange.status == 201 and f"<Key>{key}</Key>".encode() in exchange.body
+    require(session, "upload_flow", "getUploadCredentials", None if stored else
+            Failure(f"201 with S3's XML naming <Key>{key}</Key>",
+                    f"{exchange.status} {exchange.body[:200]!r}"), exchange)
+    return key
+
+
+# -- the stateful model -------------------------------------------------------------------
+
+
+def metadata_values() -> st.SearchStrategy[dict[str, Any]]:
+    scalars = st.one_of(st.text(max_size=12), st.integers(-(2**31), 2**31), st.booleans(),
+                        st.none())
+    return st.dictionaries(st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=10),
+                           scalars, max_size=3)
+
+
+def created_at(capture: Mapping[str, Any]) -> datetime | None:
+    """The capture's created_at, comparable with any other (no offset is read as UTC)."""
+    try:
+        moment = datetime.fromisoformat(str(capture.get("created_at")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class CaptureProofModel(ModelMachine):
+    """Captures of the primary's proof: what create answers, list and the media poll show
+    the same; the secondary account neither sees nor changes them, nor the reverse.
+
+    What the secondary wrote is remembered and looked for in every answer that lists the
+    primary's captures, so isolation is judged without listings of its own.
+    """
+
+    captures = Bundle("captures")
+    COMPARED = ("description", "upload_s3_key", "library_item_id", "metadata")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.known: dict[str, dict[str, Any]] = {}
+        self.seen_ids: set[str] = set()
+        self.foreign: set[str] = set()
+        self.primary = self.session.profile["primary"]
+        self.secondary = self.session.profile["secondary"]
+
+    @model_rule(target=captures, text=st.text(max_size=30), metadata=metadata_values(),
+                with_upload=st.booleans())
+    def create(self, text: str, metadata: dict[str, Any], with_upload: bool) -> str:
+        body = {"description": unique_description(text), "metadata": metadata,
+                "upload_s3_key": upload(self.session) if with_upload else None}
+        sent = {name: value for name, value in body.items() if value is not None}
+        created, exchange = create_capture(self.session, self.session.primary, self.primary,
+                                           sent)
+        capture_id = self.expect_created(created, exchange)
+        self.expect("unique_ids", "createCapture", Failure("a new capture id", capture_id)
+                    if capture_id in self.seen_ids else None, exchange)
+        self.known[capture_id] = {**body, "library_item_id": None}
+        self.seen_ids.add(capture_id)
+        self.expect_fields(exchange, capture_id, created or {})
+        self.expect_listing(exchange, captures_of(exchange.json(), "proof", "captures"))
+        return capture_id
+
+    @model_rule(capture=captures)
+    def listed(self, capture: str) -> None:
+        listing, exchange = list_captures(self.session, self.session.primary, self.primary)
+        self.expect_status("read_after_write", exchange, 200)
+        self.expect_listing(exchange, listing)
+        self.expect_fields(exchange, capture,
+                           next(item for item in listing if item.get("id") == capture))
+
+    @model_rule(capture=captures)
+    def polled(self, capture: str) -> None:
+        status, exchange = media_status(self.session, capture)
+        self.expect_status("read_after_write", exchange, 200)
+        if self.known[capture]["upload_s3_key"] is None:
+            self.expect_equal("lifecycle", exchange, True, status.get("media_processed"),
+                              "media_processed of a capture without media")
+        if status.get("media_processed") is True:
+            self.expect_listing(exchange, captures_of(status, "captures"))
+
+    @model_rule(capture=captures, by_poll=st.booleans())
+    def hidden_from_secondary(self, capture: str, by_poll: bool) -> None:
+        """The secondary's token on the primary's patient and proof: 404, never the data."""
+        self.expect_hidden(self.reach(self.session.secondary, self.primary, capture, by_poll),
+                           capture)
+
+    @model_rule(credentials=st.booleans())
+    def secondary_cannot_write(self, credentials: bool) -> None:
+        """Neither a capture nor upload credentials on the primary's proof for the secondary."""
+        other = self.session.secondary
+        if credentials:
+            exchange = send(self.session, "getUploadCredentials", other,
+                            path_params=proof_path(self.primary))
+        else:
+            description = unique_description("written by the secondary")
+            self.foreign.add(description)
+            _, exchange = create_capture(self.session, other, self.primary,
+                                         {"description": description})
+        self.expect_status("isolation", exchange, 404)
+
+    @model_rule(by_poll=st.booleans())
+    def secondary_keeps_its_own(self, by_poll: bool) -> None:
+        """A capture the secondary creates in its own proof: the primary can reach neither
+        that proof nor that capture, and never sees it among its own."""
+        description = unique_description("the secondary's own")
+        self.foreign.add(description)
+        created, exchange = create_capture(self.session, self.session.secondary,
+                                           self.secondary, {"description": description})
+        theirs = self.expect_created(created, exchange)
+        self.seen_ids.add(theirs)
+        proof = self.secondary if not by_poll else self.primary
+        self.expect_hidden(self.reach(self.session.primary, proof, theirs, by_poll), theirs)
+
+    def reach(self, credentials: Credentials, account: Mapping[str, Any], capture: str,
+              by_poll: bool) -> Exchange:
+        """List the account's proof, or poll the capture in it."""
+        if by_poll:
+            return send(self.session, "isMediaProcessed", credentials,
+                        path_params={**proof_path(account), "capture_id": capture})
+        return send(self.session, "listCaptures", credentials, path_params=proof_path(account))
+
+    def expect_created(self, created: Mapping[str, Any] | None, exchange: Exchange) -> str:
+        """A 200 whose proof holds the new capture exactly once; its id."""
+        self.expect_status("lifecycle", exchange, 200)
+        self.expect("read_after_write", "createCapture", None if created else Failure(
+            "the new capture once in the proof's captures", "absent or repeated"), exchange)
+        return str((created or {}).get("id"))
+
+    def expect_hidden(self, exchange: Exchange, capture: str) -> None:
+        leaked = capture.encode() in exchange.body
+        self.expect("isolation", exchange.operation or "(model)", Failure(
+            "no sign of another account's capture", f"{capture} in the answer")
+            if leaked else None, exchange)
+        self.expect_status("isolation", exchange, 404)
+
+    def expect_fields(self, exchange: Exchange, capture_id: str,
+                      seen: Mapping[str, Any]) -> None:
+        expected = self.known[capture_id]
+        for name in self.COMPARED:
+            self.expect_equal("read_after_write", exchange, expected[name], seen.get(name),
+                              f"{capture_id}.{name}")
+
+    def expect_listing(self, exchange: Exchange, captures: list[dict[str, Any]]) -> None:
+        """Any list of the primary's captures: each once, oldest first, every one the model
+        created, none the secondary wrote."""
+        operation = exchange.operation or "(model)"
+        ids = [str(item.get("id")) for item in captures]
+        repeated = sorted({item for item in ids if ids.count(item) > 1})
+        self.expect("unique_ids", operation, Failure(
+            "each capture once", f"repeated: {', '.join(repeated)}")
+            if repeated else None, exchange)
+        self.expect_oldest_first(exchange, captures)
+        missing = sorted(set(self.known) - set(ids))
+        self.expect("read_after_write", operation, Failure(
+            "every capture created so far", f"missing: {', '.join(missing)}")
+            if missing else None, exchange)
+        foreign = sorted({str(item.get("description")) for item in captures} & self.foreign)
+        self.expect("isolation", operation, Failure(
+            "no capture written with the secondary's token", ", ".join(foreign))
+            if foreign else None, exchange)
+
+    def expect_oldest_first(self, exchange: Exchange, captures: list[dict[str, Any]]) -> None:
+        """The spec: every capture of the proof, oldest first (by created_at)."""
+        moments = [created_at(item) for item in captures]
+        if None in moments:
+            return  # response_schema reports an unreadable created_at
+        ordered = all(a <= b for a, b in pairwise(moments))  # type: ignore[operator]
+        self.expect("list_order", exchange.operation or "(model)", None if ordered else
+                    Failure("captures oldest first by created_at",
+                            ", ".join(str(item.get("created_at")) for item in captures[:6])),
+                    exchange)
+
+
+# -- flows --------------------------------------------------------------------------------
+
+
+def upload_flow(session: Session) -> None:
+    """Credentials, the S3 POST, a capture from that key, then what later reads show."""
+    key = upload(session)
+    description = unique_description("uploaded")
+    created, exchange = create_capture(session, session.primary, session.profile["primary"],
+                                       {"description": description, "upload_s3_key": key})
+    require(session, "upload_flow", "createCapture", None if created and created.get(
+        "upload_s3_key") == key else Failure(f"a capture with upload_s3_key {key}",
+                                             f"{exchange.status} {exchange.body[:200]!r}"),
+            exchange)
+    listing, exchange = list_captures(session, session.primary, session.profile["primary"])
+    require(session, "upload_flow", "listCaptures", None if len(with_description(
+        listing, description)) == 1 else Failure("the uploaded capture listed once",
+                                                 "absent or repeated"), exchange)
+    status, exchange = media_status(session, str(created["id"]))
+    require(session, "upload_flow", "isMediaProcessed", None if status.get(
+        "media_processed") is False else Failure("media_processed false right after creation",
+                                                 repr(status)[:200]), exchange)
+    processing(session, str(created["id"]))
+
+
+def processing(session: Session, capture_id: str) -> None:
+    """Past the documented delay the media is processed: the poll answers true with the
+    proof's captures, the list agrees, and media_url serves the media."""
+    if session.clock is None:
+        skip_timed(session)
+        return
+    session.clock.advance(PROCESSING_SECONDS + 1)
+    status, exchange = media_status(session, capture_id)
+    polled = with_id(captures_of(status, "captures"), capture_id)
+    require(session, "lifecycle", "isMediaProcessed", None if status.get(
+        "media_processed") is True and polled else Failure(
+        f"media_processed true with the captures, {PROCESSING_SECONDS} s after creation",
+        repr(status)[:200]), exchange)
+    listing, exchange = list_captures(session, session.primary, session.profile["primary"])
+    listed = with_id(listing, capture_id)
+    require(session, "lifecycle", "listCaptures", None if listed and listed.get(
+        "media_processed") is True and listed.get("media_url") else Failure(
+        "the processed capture listed with media_processed true and a media_url",
+        repr(listed)[:200]), exchange)
+    media = session.client.request("GET", str(listed["media_url"]))
+    require(session, "lifecycle", "listCaptures", status_failure(media, 200), media)
+
+
+def skip_timed(session: Session) -> None:
+    session.results.skip("lifecycle", "the processing delay and the policy expiry need the "
+                                      "mock clock, and the target has no /__admin/clock")
+
+
+def with_id(captures: list[dict[str, Any]], capture_id: str) -> dict[str, Any] | None:
+    return next((item for item in captures if item.get("id") == capture_id), None)
+
+
+def upload_policy_flow(session: Session) -> None:
+    """The policy holds: a key outside its prefix is refused, and so is any upload once
+    the policy has expired."""
+    credentials = upload_credentials(session)
+    outside = f"outside-the-policy/{uuid.uuid4()}.jpg"
+    exchange = post_upload(session, credentials, outside)
+    require(session, "upload_flow", "getUploadCredentials", None if exchange.status == 403
+            else Failure(f"403 for key {outside}, outside the policy's prefix",
+                         f"{exchange.status} {exchange.body[:200]!r}"), exchange)
+    if session.clock is None:
+        skip_timed(session)
+        return
+    session.clock.advance(UPLOAD_WINDOW_SECONDS + 60)
+    exchange = post_upload(session, credentials, f"{credentials['key']}.jpg")
+    require(session, "lifecycle", "getUploadCredentials", None if exchange.status == 403
+            else Failure("403 once the policy has expired (1 hour after issue)",
+                         f"{exchange.status} {exchange.body[:200]!r}"), exchange)
+
+
+def unknown_upload_flow(session: Session) -> None:
+    """A key under which nothing was uploaded: the documented 400, and no capture."""
+    key = f"captures/{uuid.uuid4()}.jpg"
+    description = unique_description("never uploaded")
+    _, exchange = create_capture(session, session.primary, session.profile["primary"],
+                                 {"description": description, "upload_s3_key": key})
+    message = (exchange.json_or_none() or {}).get("message") if exchange.status == 400 else None
+    require(session, "upload_required", "createCapture", None if message == NO_UPLOADED_OBJECT
+            else Failure(f"400 {NO_UPLOADED_OBJECT!r}",
+                         f"{exchange.status} {exchange.body[:200]!r}"), exchange)
+    listing, exchange = list_captures(session, session.primary, session.profile["primary"])
+    require(session, "upload_required", "listCaptures", Failure(
+        "no capture from a refused create", description)
+        if with_description(listing, description) else None, exchange)
+
+
+def session_flow(session: Session) -> None:
+    """Logout needs a session; with login details in the profile, a session of its own is
+    opened, used, ended, and must then be refused."""
+    for label, credentials in (("no", NO_CREDENTIALS), ("invalid", token(UNKNOWN_TOKEN))):
+        expect_refused(session, "deleteSession", label, credentials)
+    # the session is optional for upload credentials, but a token that is sent must be valid
+    expect_refused(session, "getUploadCredentials", "invalid", token(UNKNOWN_TOKEN))
+    primary = session.profile["primary"]
+    if not all(primary.get(key) for key in LOGIN_KEYS):
+        session.results.skip("delete_is_final", "the profile's primary has no email, password "
+                                                "and app_id to open a session to end")
+        return
+    logout_is_final(session, {key: str(primary[key]) for key in LOGIN_KEYS})
+
+
+def expect_refused(session: Session, operation_id: str, label: str,
+                   credentials: Credentials) -> None:
+    exchange = send(session, operation_id, credentials,
+                    path_params=proof_path(session.profile["primary"]))
+    session.expect("auth_required", operation_id, checks.auth_required(
+        session.operation(operation_id), exchange, label), exchange)
+
+
+def logout_is_final(session: Session, login: dict[str, str]) -> None:
+    exchange = send(session, "createSession", NO_CREDENTIALS, body=login, has_body=True)
+    body = exchange.json_or_none()
+    opened = exchange.status == 200 and isinstance(body, dict) and body.get("token")
+    require(session, "delete_is_final", "createSession", None if opened else
+            Failure("200 with a token for the profile's login", f"{exchange.status}"),
+            exchange)
+    own = token(str(body["token"]))
+    primary = session.profile["primary"]
+    for step, expected in (("listCaptures", 200), ("deleteSession", 204),
+                           ("listCaptures", 401), ("deleteSession", 401)):
+        exchange = send(session, step, own, path_params=proof_path(primary))
+        require(session, "delete_is_final", step, status_failure(exchange, expected), exchange)
+
+
+ADAPTER = CaptureProofAdapter()

@@ -1,0 +1,210 @@
+"""The conformance suite judges Biometrics Cloud: clean on the mock, and each planted bug is
+caught under the check that names it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qsl
+
+import pytest
+
+from broken_proxy import (
+    Answer,
+    Breakage,
+    BrokenProxy,
+    Exchange,
+    cache_first,
+    rewrite_json,
+    set_status,
+    swap_header,
+)
+from conftest import run_conformance
+
+PRIMARY = "Bearer VSvXrNLlQCeCdTJjGUJgKw"
+SECONDARY = "Bearer m15cI9rocXEjj6r325sTKw"
+FILES = "/api/v1/files"
+RECORD = r"/api/v1/file/[^/]+"
+DOWNLOAD = r"/s3/biometricscloud-records/.+"
+S3_ERROR = {"Content-Type": "application/xml"}
+
+
+@pytest.fixture
+def mock(mock_factory):
+    server = mock_factory("--api", "biometricscloud")
+    server.reset()
+    return server
+
+
+#: downloads pass through unchanged: listed after the planted bug, so it never masks one
+FAITHFUL_DOWNLOADS = Breakage("GET", DOWNLOAD, lambda exchange, forward: forward(exchange))
+
+
+def test_the_mock_conforms(mock, tmp_path):
+    run = run_conformance("biometricscloud", mock.url("/api/v1"), tmp_path)
+    assert run.exit_status == 0, run.output
+    assert run.report["failed"] == 0 and run.report["passed"] > 0
+    assert run.report["coverage"]["operations_exercised"] == 6
+    assert not run.report["skipped"], run.report["skipped"]
+    assert run.output.strip().splitlines()[-1].endswith("0 failed")
+
+
+def test_without_the_mock_clock_it_conforms_and_says_what_it_skipped(mock, tmp_path):
+    """A real vendor has no /__admin/clock: the run still conforms and names the check it
+    left out. Behind the proxy, this is also the control for the planted bugs below: the
+    proxy by itself makes no violation."""
+    no_clock = Breakage("GET", "/__admin/clock", lambda exchange, forward: Answer(
+        404, {"Content-Type": "application/json"}, b'{"detail": "Not found."}'))
+    with BrokenProxy(mock.origin, no_clock, FAITHFUL_DOWNLOADS) as proxy:
+        run = run_conformance("biometricscloud", proxy.url("/api/v1"), tmp_path)
+    assert run.exit_status == 0, run.output
+    assert "lifecycle" in run.report["skipped"]
+    assert "skipped [lifecycle]: no mock clock" in run.output
+
+
+def test_a_refused_token_stops_the_run(mock, tmp_path):
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("biometricscloud:\n  primary: {token: not-a-token}\n"
+                       "  secondary: {token: m15cI9rocXEjj6r325sTKw}\n")
+    run = run_conformance("biometricscloud", mock.url("/api/v1"), tmp_path,
+                          "--profile", str(profile))
+    assert run.exit_status == 2, run.output
+    assert "primary account's token was refused" in run.output
+
+
+def _drop(field):
+    def change(body):
+        body.pop(field, None)
+        return body
+
+    return change
+
+
+def _as_plain_text(exchange, forward) -> Answer:
+    answer = forward(exchange)
+    return Answer(answer.status, {"Content-Type": "text/plain"}, answer.body)
+
+
+def _accept_everything(exchange, forward) -> Answer:
+    """Skipped validation: whatever the request, a record comes back."""
+    answer = forward(exchange)
+    if answer.status != 400:
+        return answer
+    return Answer(200, {"Content-Type": "application/json"}, (
+        b'{"id": 999999, "description": "accepted", "type": 1, "state": 1, '
+        b'"file_name": "accepted.png", "file_url": "http://127.0.0.1:1/accepted.png"}'))
+
+
+def _lose_write(body):
+    """Acknowledged, but the id the client gets was never stored."""
+    return {**body, "id": 10**9 + uuid.uuid4().int % 10**6}
+
+
+def _reuse_first_id():
+    """Every create answers the id of the first record created through the proxy."""
+    first: dict[str, int] = {}
+
+    def change(body):
+        return {**body, "id": first.setdefault("id", body["id"])}
+
+    return change
+
+
+def _archive_nothing(exchange, forward) -> Answer:
+    """DELETE acknowledged without reaching the server: the record lives on."""
+    return Answer(204, {}, b"")
+
+
+def _drop_first_result(body):
+    body["results"] = body["results"][1:]
+    body["count"] = len(body["results"])
+    return body
+
+
+def _inclusive_cursor() -> Breakage:
+    """An off-by-one cursor: each later page starts again with the record ``offset`` names
+    (its last entry dropped to stay within the limit), so one record is listed twice."""
+    last_entries: dict[str, dict] = {}
+
+    def respond(exchange, forward) -> Answer:
+        answer = forward(exchange)
+        if answer.status != 200:
+            return answer
+        body = answer.json()
+        cursor = dict(parse_qsl(exchange.query)).get("offset")
+        if cursor in last_entries and body["results"]:
+            body["results"] = [last_entries[cursor], *body["results"][:-1]]
+            body["next_id"] = body["results"][-1]["id"]
+        for entry in body["results"]:
+            last_entries[str(entry["id"])] = entry
+        return answer.with_json(body)
+
+    return Breakage("GET", FILES, respond)
+
+
+def _altered_bytes(exchange, forward) -> Answer:
+    answer = forward(exchange)
+    if answer.status == 200:
+        answer.body = answer.body + b"\x00"
+    return answer
+
+
+def _expires_after_five_minutes(exchange, forward) -> Answer:
+    """Presigned URLs that die after 5 minutes of mock time instead of the documented 15."""
+    clock = forward(Exchange("GET", "/__admin/clock", "", {}, b"")).json()["now"]
+    now = datetime.fromisoformat(clock.replace("Z", "+00:00"))
+    signed = datetime.strptime(dict(parse_qsl(exchange.query))["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+    if now - signed.replace(tzinfo=timezone.utc) > timedelta(minutes=5):
+        return Answer(403, S3_ERROR, b"<Error><Code>AccessDenied</Code>"
+                                     b"<Message>Request has expired</Message></Error>")
+    return forward(exchange)
+
+
+def _signature_unchecked() -> Breakage:
+    """The object store serves a file by its path alone, whatever the URL's signature."""
+    served: dict[str, Answer] = {}
+
+    def respond(exchange, forward) -> Answer:
+        if exchange.path not in served:
+            served[exchange.path] = forward(exchange)
+        return served[exchange.path]
+
+    return Breakage("GET", DOWNLOAD, respond)
+
+
+BROKEN = {
+    "wrong status": (lambda: set_status("POST", FILES, 201, when_status=200),
+                     "status_code_documented"),
+    "missing field": (lambda: rewrite_json("GET", RECORD, _drop("file_url")), "response_schema"),
+    "wrong type": (lambda: rewrite_json("GET", FILES,
+                                        lambda body: {**body, "count": str(body["count"])}),
+                   "response_schema"),
+    "wrong content type": (lambda: Breakage("GET", RECORD, _as_plain_text), "content_type"),
+    "skipped validation": (lambda: Breakage("POST", FILES, _accept_everything),
+                           "rejects_invalid_input"),
+    "no auth": (lambda: swap_header("GET", FILES, "Authorization", None, PRIMARY),
+                "auth_required"),
+    "broken isolation": (lambda: swap_header("GET", RECORD, "Authorization", SECONDARY, PRIMARY),
+                         "isolation"),
+    "lost write": (lambda: rewrite_json("POST", FILES, _lose_write), "read_after_write"),
+    "stale read": (lambda: cache_first("GET", RECORD), "read_after_write"),
+    "duplicate ids": (lambda: rewrite_json("POST", FILES, _reuse_first_id()), "unique_ids"),
+    "delete not final": (lambda: Breakage("DELETE", RECORD, _archive_nothing),
+                         "delete_is_final"),
+    "wrong pagination": (lambda: rewrite_json("GET", FILES, _drop_first_result), "pagination"),
+    "repeated entry": (_inclusive_cursor, "pagination"),
+    "wrong bytes": (lambda: Breakage("GET", DOWNLOAD, _altered_bytes), "file_url"),
+    "signature unchecked": (_signature_unchecked, "file_url"),
+    "early expiry": (lambda: Breakage("GET", DOWNLOAD, _expires_after_five_minutes),
+                     "lifecycle"),
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
+    make_breakage, check = BROKEN[name]
+    with BrokenProxy(mock.origin, make_breakage(), FAITHFUL_DOWNLOADS) as proxy:
+        run = run_conformance("biometricscloud", proxy.url("/api/v1"), tmp_path)
+    assert run.exit_status == 1, run.output
+    assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
+    assert "curl " in run.output

@@ -1,0 +1,213 @@
+"""The conformance suite judges CaptureProof: clean on the mock, and each planted bug is caught."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import replace
+
+import pytest
+import yaml
+
+from broken_proxy import (
+    Answer,
+    Breakage,
+    BrokenProxy,
+    Exchange,
+    cache_first,
+    rewrite_json,
+    set_status,
+)
+from conftest import run_conformance
+
+PRIMARY_TOKEN = "903fc07decff1059951641d41e3045cd"
+SECONDARY_TOKEN = "cd7a005314c54a698beda40233600428"
+LOGIN = {"email": "clinician@example.com", "password": "correct-horse-battery-staple",
+         "app_id": "captureproof-web"}
+PROOF = r"/api/v1/patients/[^/]+/proofs/[^/]+"
+CAPTURES = PROOF + "/captures"
+PRIMARY_PROOF = r"/api/v1/patients/53ede085/proofs/4cd40d7e3/.+"
+MEDIA_PROCESSED = CAPTURES + r"/[^/]+/is_media_processed"
+BUCKET = "/s3/cp-test-uploads/"
+NO_UPLOADED_OBJECT = "No uploaded object exists for upload_s3_key"
+
+
+@pytest.fixture
+def mock(mock_factory):
+    server = mock_factory("--api", "captureproof")
+    server.reset()
+    return server
+
+
+def _profile_with_login(mock, tmp_path):
+    """The mock's profile, plus the primary's login: the logout is then judged too."""
+    profile = mock.profile()
+    profile["captureproof"]["primary"].update(LOGIN)
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    return str(path)
+
+
+def test_the_mock_conforms(mock, tmp_path):
+    run = run_conformance("captureproof", mock.url("/api/v1"), tmp_path)
+    assert run.exit_status == 0, run.output
+    assert run.report["failed"] == 0 and run.report["passed"] > 0
+    assert run.report["coverage"]["operations_exercised"] == 6
+    assert {"isolation", "read_after_write", "upload_flow", "lifecycle",
+            "upload_required"} <= set(run.report["checks"])
+    assert "skipped [delete_is_final]" in run.output
+    assert run.output.strip().splitlines()[-1].endswith("0 failed")
+
+
+def test_a_profile_whose_token_does_not_work_stops_the_run(mock, tmp_path):
+    profile = mock.profile()
+    profile["captureproof"]["primary"]["token"] = "f" * 32
+    path = tmp_path / "stale.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    run = run_conformance("captureproof", mock.url("/api/v1"), tmp_path, "--profile", str(path))
+    assert run.exit_status == 2, run.output
+    assert "cannot list the captures" in run.output
+
+
+def test_without_the_clock_timed_checks_are_skipped_and_a_login_judges_logout(mock, tmp_path):
+    """A staging host: no /__admin/clock, but a profile that carries the primary's login."""
+    no_clock = Breakage("GET", "/__admin/clock", lambda exchange, forward: Answer(404, {}, b""))
+    with BrokenProxy(mock.origin, no_clock) as proxy:
+        run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path,
+                              "--profile", _profile_with_login(mock, tmp_path))
+    assert run.exit_status == 0, run.output
+    assert list(run.report["skipped"]) == ["lifecycle"]
+    assert "skipped [lifecycle]: the processing delay" in run.output
+    assert run.report["checks"]["delete_is_final"]["passed"] > 0
+
+
+def _with_token(new, old=None):
+    """Rewrite the query's token: ``old`` to ``new``, or add ``new`` where none was sent."""
+    def respond(exchange: Exchange, forward) -> Answer:
+        parts = [part for part in exchange.query.split("&") if part]
+        tokens = [part for part in parts if part.startswith("token=")]
+        if old is None and not tokens:
+            parts.append(f"token={new}")
+        elif old is not None:
+            parts = [f"token={new}" if part == f"token={old}" else part for part in parts]
+        return forward(replace(exchange, query="&".join(parts)))
+
+    return respond
+
+
+def _drop_from_captures(field):
+    def change(body):
+        for capture in body.get("captures", []):
+            capture.pop(field, None)
+        return body
+
+    return change
+
+
+FORGED_PROOF = json.dumps({"proof": {
+    "id": "4cd40d7e3", "patient_id": "53ede085", "name": "Left knee recovery",
+    "media_format": "photo", "description": None, "created_at": "2024-03-01T09:00:00Z",
+    "creator": {"id": "usr7k2m9q", "name": "Dr. Jane Doe"}, "first_capture": None,
+    "last_capture": None, "captures_count": 0, "captures": []}}).encode()
+
+
+def _accept_everything(exchange, forward) -> Answer:
+    """Skipped validation: whatever the body, the capture is 'created'."""
+    answer = forward(exchange)
+    if answer.status != 400:
+        return answer
+    return Answer(200, {"Content-Type": "application/json"}, FORGED_PROOF)
+
+
+def _ignore_missing_upload(exchange, forward) -> Answer:
+    """The key is never checked: a create naming a missing object succeeds without it."""
+    answer = forward(exchange)
+    if answer.status != 400 or NO_UPLOADED_OBJECT not in answer.body.decode():
+        return answer
+    body = {k: v for k, v in json.loads(exchange.body).items() if k != "upload_s3_key"}
+    return forward(replace(exchange, body=json.dumps(body).encode()))
+
+
+def _lose_write(body):
+    """Acknowledged under an id that was never stored."""
+    proof = body["proof"]
+    lost = {**proof["captures"][-1], "id": uuid.uuid4().hex[:9]}
+    proof["captures"][-1] = proof["last_capture"] = lost
+    return body
+
+
+def _as_plain_text(exchange, forward) -> Answer:
+    answer = forward(exchange)
+    return Answer(answer.status, {"Content-Type": "text/plain"}, answer.body)
+
+
+def _expired_upload(exchange, forward) -> Answer:
+    return Answer(403, {"Content-Type": "application/xml"},
+                  b"<Error><Code>AccessDenied</Code><Message>Policy expired.</Message></Error>")
+
+
+def _any_key_accepted(exchange, forward) -> Answer:
+    """The store ignores the policy's key prefix: a key outside it is stored all the same."""
+    key = re.search(rb'name="key"\r\n\r\n([^\r]*)\r\n', exchange.body)
+    if key is None or key.group(1).startswith(b"captures/"):
+        return forward(exchange)
+    return Answer(201, {"Content-Type": "application/xml"},
+                  b"<PostResponse><Key>" + key.group(1) + b"</Key></PostResponse>")
+
+
+def _newest_first(body):
+    body["captures"].reverse()
+    return body
+
+
+def _logout_ignored(exchange, forward) -> Answer:
+    """A valid session's logout is acknowledged, but the session lives on."""
+    probe = forward(replace(exchange, method="GET", path="/api/v1/patients/53ede085/proofs/"
+                            "4cd40d7e3/captures", body=b""))
+    return Answer(204, {}, b"") if probe.status == 200 else forward(exchange)
+
+
+BROKEN = {
+    "wrong status": (set_status("POST", CAPTURES, 201, when_status=200),
+                     "status_code_documented"),
+    "missing field": (rewrite_json("GET", CAPTURES, _drop_from_captures("media_processed")),
+                      "response_schema"),
+    "wrong content type": (Breakage("GET", MEDIA_PROCESSED, _as_plain_text), "content_type"),
+    "skipped validation": (Breakage("POST", CAPTURES, _accept_everything),
+                           "rejects_invalid_input"),
+    "no auth": (Breakage("GET", CAPTURES, _with_token(PRIMARY_TOKEN)), "auth_required"),
+    "broken isolation": (Breakage("GET", PRIMARY_PROOF,
+                                  _with_token(PRIMARY_TOKEN, SECONDARY_TOKEN)), "isolation"),
+    "lost write": (rewrite_json("POST", CAPTURES, _lose_write), "read_after_write"),
+    "stale read": (cache_first("GET", CAPTURES), "read_after_write"),
+    "newest first": (rewrite_json("GET", CAPTURES, _newest_first), "list_order"),
+    "early expiry": (Breakage("POST", BUCKET, _expired_upload), "upload_flow"),
+    "key prefix not enforced": (Breakage("POST", BUCKET, _any_key_accepted), "upload_flow"),
+    "media never processed": (rewrite_json("GET", MEDIA_PROCESSED,
+                                           lambda body: {"media_processed": False}),
+                              "lifecycle"),
+    "upload object ignored": (Breakage("POST", CAPTURES, _ignore_missing_upload),
+                              "upload_required"),
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
+    breakage, check = BROKEN[name]
+    with BrokenProxy(mock.origin, breakage) as proxy:
+        run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path)
+    assert run.exit_status == 1, run.output
+    assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
+    assert "curl " in run.output
+
+
+def test_a_logout_that_does_not_end_the_session_is_reported(mock, tmp_path):
+    profile = _profile_with_login(mock, tmp_path)
+    with BrokenProxy(mock.origin, Breakage("DELETE", "/api/v1/sessions",
+                                           _logout_ignored)) as proxy:
+        run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path,
+                              "--profile", profile)
+    assert run.exit_status == 1, run.output
+    assert "delete_is_final" in run.failed_checks, run.output[-3000:]
+    assert "curl " in run.output
