@@ -129,3 +129,18 @@ def run_conformance(api: str, base_url: str, tmp_path: Any, *options: str) -> Co
     )
     document = json.loads(report.read_text()) if report.exists() else {}
     return ConformanceRun(completed.returncode, completed.stdout + completed.stderr, document)
+
+
+def fresh(mock_factory: Callable[..., RunningMock], api: str) -> RunningMock:
+    """The session's server for one API, back at its fixtures."""
+    server = mock_factory("--api", api)
+    server.reset()
+    return server
+
+
+def assert_conforms(run: ConformanceRun, operations: int) -> None:
+    """A clean run: exit 0, nothing failed, every operation exercised, the closing tally."""
+    assert run.exit_status == 0, run.output
+    assert run.report["failed"] == 0 and run.report["passed"] > 0
+    assert run.report["coverage"]["operations_exercised"] == operations
+    assert run.output.strip().splitlines()[-1].endswith("0 failed")

@@ -10,14 +10,12 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from conftest import free_port, run_conformance
+from conftest import free_port, fresh, run_conformance
 
 
 @pytest.fixture
 def mock(mock_factory):
-    server = mock_factory("--api", "uplift")
-    server.reset()
-    return server
+    return fresh(mock_factory, "uplift")
 
 
 def conformance(*arguments: str) -> subprocess.CompletedProcess[str]:

@@ -21,6 +21,7 @@ import requests
 import yaml
 
 import vendor_specs
+from conformance.apis.mycrt import METRIC_SERIES  # the spec's type -> (label, unit)
 from mockserver.apis import load_vendor
 from mockserver.clock import isoformat, parse_datetime
 from mockserver.fixtures import FixturesError, default_fixtures_text, load_fixtures
@@ -47,15 +48,6 @@ DONE_ID, SCHEDULED_ID, FAILED_ID, RUNNING_ID = 1, 2, 3, 4
 STARTED_ID, STARTING_ID, STOPPING_ID, SAMS_RUNNING_ID, SECONDARY_RUNNING_ID = 5, 6, 7, 8, 9
 HIGHEST_FIXTURE_ID = 10
 
-METRIC_UNITS = {
-    "CPU UTILIZATION": ("CPUUtilization", "Percent"),
-    "READ IOPS": ("ReadIOPS", "Count/Second"),
-    "WRITE IOPS": ("WriteIOPS", "Count/Second"),
-    "FREEABLE MEMORY": ("FreeableMemory", "Bytes"),
-    "FREE STORAGE": ("FreeStorageSpace", "Bytes"),
-    "READ THROUGHPUT": ("ReadThroughput", "Bytes/Second"),
-    "WRITE THROUGHPUT": ("WriteThroughput", "Bytes/Second"),
-}
 
 DOCUMENT_CAPTURE = {
     "id": 1, "start": "2018-05-19T22:06:53.000Z", "scheduledStart": None,
@@ -502,7 +494,7 @@ def test_profile_accounts(server: Any, accounts: dict[str, Any], primary: Client
 # -- metrics ----------------------------------------------------------------------------
 
 def assert_plausible(series: dict[str, Any]) -> None:
-    label, unit = METRIC_UNITS[series["type"]]
+    label, unit = METRIC_SERIES[series["type"]]
     assert (series["label"], series["displayName"]) == (label, series["type"])
     for point in series["dataPoints"]:
         value = point["Maximum"]
@@ -521,7 +513,7 @@ def test_metrics_cover_the_capture_for_every_type_and_are_deterministic(
     response = primary.get(f"/captures/{DONE_ID}/metrics")
     assert response.status_code == 200
     series = response.json()
-    assert [one["type"] for one in series] == list(METRIC_UNITS)
+    assert [one["type"] for one in series] == list(METRIC_SERIES)
     for one in series:
         assert_plausible(one)
         stamps = [point["Timestamp"] for point in one["dataPoints"]]

@@ -287,22 +287,23 @@ def _require_member(call: Call, environment: Mapping[str, Any]) -> None:
         raise ApiError(403, NOT_MEMBER)
 
 
-def _visible_capture(call: Call) -> dict[str, Any]:
-    """Reading a capture answers with the document's 404 for a missing capture too."""
+def _member_capture(call: Call, not_found: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The capture of the path and its environment, for a member of that environment."""
     capture = call.services.store.get(CAPTURES, str(call.path["id"]))
     if capture is None:
-        raise ApiError(404, CAPTURE_ENVIRONMENT_NOT_FOUND)
-    environment = _environment_or_404(call, capture["envId"], CAPTURE_ENVIRONMENT_NOT_FOUND)
+        raise ApiError(404, not_found)
+    environment = _environment_or_404(call, capture["envId"], not_found)
     _require_member(call, environment)
-    return capture
+    return capture, environment
+
+
+def _visible_capture(call: Call) -> dict[str, Any]:
+    """Reading a capture answers with the document's 404 for a missing capture too."""
+    return _member_capture(call, CAPTURE_ENVIRONMENT_NOT_FOUND)[0]
 
 
 def _changeable_capture(call: Call) -> dict[str, Any]:
-    capture = call.services.store.get(CAPTURES, str(call.path["id"]))
-    if capture is None:
-        raise ApiError(404, CAPTURE_NOT_FOUND)
-    environment = _environment_or_404(call, capture["envId"], CAPTURE_NOT_FOUND)
-    _require_member(call, environment)
+    capture, environment = _member_capture(call, CAPTURE_NOT_FOUND)
     user_id = call.principal.user["id"]
     if user_id != capture["ownerId"] and user_id not in environment["admins"]:
         raise ApiError(403, NOT_OWNER_OR_ADMIN)
