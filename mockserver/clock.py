@@ -23,8 +23,11 @@ def utc(moment: datetime) -> datetime:
 
 
 def isoformat(moment: datetime) -> str:
-    """RFC 3339 with milliseconds and a ``Z``, the form the vendors' samples use."""
-    return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """RFC 3339 with milliseconds and a ``Z``, the form the vendors' samples use (the year
+    always four digits: ``strftime("%Y")`` writes year 215 as "215")."""
+    moment = utc(moment)
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+            f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
 
 
 def parse_datetime(text: str) -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from mockserver.store import StateStore
@@ -31,10 +31,7 @@ class Journal:
         self._store = store
 
     def record(self, entry: Entry) -> None:
-        sequence = self._store.next_id("journal")
-        self._store.put(_KIND, f"{sequence:012d}", {"id": sequence, **asdict(entry)})
-        if sequence % 100 == 0:
-            self._store.trim(_KIND, CAPACITY)
+        self._store.append(_KIND, vars(entry).copy(), CAPACITY)
 
     def newest_first(self, limit: int = CAPACITY) -> list[dict[str, Any]]:
-        return list(reversed(self._store.find(_KIND)))[:limit]
+        return self._store.recent(_KIND, limit)

@@ -186,3 +186,9 @@ def test_documented_failures_can_be_requested_with_prefer(server, status, error)
         "Authorization": f"Bearer {PRIMARY_KEY}", "Prefer": f"code={status}"})
     assert response.status_code == status
     assert response.json()["error"] == error
+
+
+def test_early_capture_times_keep_four_digit_years(server):
+    session_id = reserve(server, capture_time="0215-07-17T01:02:03Z").json()["session_id"]
+    capture = call(server, "GET", f"/captures/{session_id}").json()
+    assert capture["capture_time"] == "0215-07-17T01:02:03.000Z"

@@ -43,6 +43,12 @@ class StateStore(Protocol):
     def trim(self, kind: str, keep: int) -> None:
         """Drop all but the ``keep`` most recently inserted documents of a kind."""
 
+    def append(self, log: str, entry: Document, keep: int) -> None:
+        """Add to a bounded log (the request journal): only the last ``keep`` are kept."""
+
+    def recent(self, log: str, limit: int) -> list[Document]:
+        """A log's entries, newest first."""
+
     def next_id(self, counter: str) -> int:
         """1, 2, 3, ... per counter; never repeats, also across processes."""
 

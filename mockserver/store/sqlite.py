@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS logs.entries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, log TEXT NOT NULL, data TEXT NOT NULL
+);
 """
 
 
@@ -51,6 +54,11 @@ class SqliteStore:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA busy_timeout=30000")
+            # Logs (the request journal) live in a file of their own without fsync: a
+            # debugging aid must not cost every request a disk flush. State stays FULL.
+            connection.execute("ATTACH DATABASE ? AS logs", (self._path + "-logs",))
+            connection.execute("PRAGMA logs.journal_mode=WAL")
+            connection.execute("PRAGMA logs.synchronous=OFF")
             self._local.connection = connection
             self._local.depth = 0
         return connection
@@ -143,6 +151,20 @@ class SqliteStore:
             (kind, kind, keep),
         )
 
+    def append(self, log: str, entry: Document, keep: int) -> None:
+        """An insert; the log is trimmed once in a while, not on every entry."""
+        cursor = self._execute("INSERT INTO logs.entries (log, data) VALUES (?, ?)",
+                               (log, json.dumps(entry, separators=(",", ":"))))
+        if (cursor.lastrowid or 0) % 100 == 0:
+            self._execute("DELETE FROM logs.entries WHERE log = ? AND seq <= "
+                          "(SELECT max(seq) FROM logs.entries WHERE log = ?) - ?",
+                          (log, log, keep))
+
+    def recent(self, log: str, limit: int) -> list[Document]:
+        rows = self._execute("SELECT data FROM logs.entries WHERE log = ? ORDER BY seq DESC "
+                             "LIMIT ?", (log, limit))
+        return [json.loads(data) for (data,) in rows]
+
     def next_id(self, counter: str) -> int:
         with self.transaction():
             self._execute(
@@ -175,7 +197,7 @@ class SqliteStore:
 
     def clear(self) -> None:
         with self.transaction():
-            for table in ("documents", "counters", "blobs"):
+            for table in ("documents", "counters", "blobs", "logs.entries"):
                 self._execute(f"DELETE FROM {table}")
 
     def is_empty(self) -> bool:
