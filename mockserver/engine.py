@@ -57,7 +57,7 @@ class Engine:
         return response
 
     def _reply(self, api: Api, operation: Operation) -> Reply:
-        verdict = self.faults.judge(operation, api.vendor.credential(request))
+        verdict = self.faults.judge(operation, lambda: api.vendor.credential(request))
         if verdict.latency_ms:
             time.sleep(verdict.latency_ms / 1000)
         if verdict.status is not None:

@@ -9,7 +9,7 @@ clock.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -74,8 +74,10 @@ class Faults:
             for key in self._store.iter_keys(kind):
                 self._store.delete(kind, key)
 
-    def judge(self, operation: Operation, credential: str | None) -> Verdict:
-        """What the matching rules do to this request; the first error status wins."""
+    def judge(self, operation: Operation,
+              credential: Callable[[], str | None]) -> Verdict:
+        """What the matching rules do to this request; the first error status wins. The
+        credential is asked for only when a rate limit applies (reading it may parse a body)."""
         latency, status, retry_after = 0, None, None
         for rule in self.rules():
             if not rule.matches(operation):
@@ -85,7 +87,7 @@ class Faults:
             if status is None and rule.status in documented:
                 status = rule.status
             if status is None and rule.rate_limit is not None and 429 in documented:
-                retry_after = self._spend(rule, credential or "anonymous")
+                retry_after = self._spend(rule, credential() or "anonymous")
                 status = 429 if retry_after is not None else None
         return Verdict(latency, status, retry_after)
 
