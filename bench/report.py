@@ -1,0 +1,213 @@
+"""Targets against results: the pass/fail table printed at the end and kept in the README.
+
+It reads the section JSON files, not live objects, so ``--only SECTION`` re-measures one
+section and the summary still covers the others from their last run (each row says when).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench.operations import OPERATIONS
+
+MIB_TO_MB = 1.048576
+COMMAND = "python -m bench"
+
+
+@dataclass
+class Row:
+    target: str
+    measured: str
+    wanted: str
+    verdict: str  # pass | FAIL | n/a
+
+
+def _verdict(value: float | None, ok: bool) -> str:
+    return "n/a" if value is None else ("pass" if ok else "FAIL")
+
+
+def _at_least(target: str, value: float | None, bound: float, unit: str = "x") -> Row:
+    shown = "not measured" if value is None else f"{value:.2f}{unit}"
+    return Row(target, shown, f">= {bound}{unit}", _verdict(value, (value or 0) >= bound))
+
+
+def _at_most(target: str, value: float | None, bound: float, unit: str) -> Row:
+    shown = "not measured" if value is None else f"{value:.2f} {unit}".rstrip()
+    return Row(target, shown, f"<= {bound} {unit}".rstrip(),
+               _verdict(value, value is not None and value <= bound))
+
+
+def throughput_rows(result: dict[str, Any] | None) -> list[Row]:
+    rows: list[Row] = []
+    operations = (result or {}).get("operations", {})
+    for operation in OPERATIONS:
+        outcome = operations.get(operation.key, {})
+        ratios = outcome.get("ratios", {})
+        rows.append(_at_least(f"{operation.label}: mock / Prism req/s",
+                              ratios.get("mock_vs_prism"), 1.2))
+        rows.append(_at_least(f"{operation.label}: mock / bare Flask req/s",
+                              ratios.get("mock_vs_bare_flask"), 0.6))
+        rows.append(_at_most(f"{operation.label}: mock p99 at 32 connections",
+                             outcome.get("mock", {}).get("p99_ms"), 25, "ms"))
+    return rows
+
+
+def startup_rows(startup: dict[str, Any] | None, throughput: dict[str, Any] | None) -> list[Row]:
+    memory = (startup or {}).get("memory", {})
+    after_start = memory.get("max_rss_mib")
+    after_load = ((throughput or {}).get("rss_mib_after_load", {}).get("mock", {}).get("*"))
+    return [
+        _at_most("start-up to first /__admin/health 200 (best of runs)",
+                 memory.get("best_ready_s"), 1, "s"),
+        _at_most("resident memory after start-up", _mb(after_start), 150, "MB"),
+        _at_most("resident memory after the throughput run", _mb(after_load), 150, "MB"),
+    ]
+
+
+def _mb(mib: float | None) -> float | None:
+    return None if mib is None else mib * MIB_TO_MB
+
+
+def scale_rows(result: dict[str, Any] | None) -> list[Row]:
+    rows = []
+    slowdowns = (result or {}).get("slowdown_vs_smallest", {})
+    smallest = (result or {}).get("smallest", 100)
+    for store in ("memory", "sqlite"):
+        ratios = slowdowns.get(store, {})
+        largest = max((int(key.split("@")[1]) for key in ratios), default=None)
+        for page, label in (("first_page", "first page"), ("deep_page", "page after mid id")):
+            value = ratios.get(f"{page}@{largest}") if largest else None
+            size = f"{largest:,}" if largest else "1,000,000"
+            rows.append(_at_most(f"{store}: {label} at {size} / at {smallest} records",
+                                 value, 1.5, "x"))
+    return rows
+
+
+def conformance_rows(result: dict[str, Any] | None) -> list[Row]:
+    ours = (result or {}).get("conformance", {})
+    theirs = (result or {}).get("schemathesis", {})
+    return [Row("conformance suite test cases/s (Uplift)",
+                f"{ours.get('test_cases_per_second', 'n/a')}/s", "(no target)", "n/a"),
+            Row("Schemathesis test cases/s, same spec and server",
+                f"{theirs.get('test_cases_per_second', theirs.get('unavailable', 'n/a'))}/s",
+                "(no target)", "n/a"),
+            Row("conformance / Schemathesis test cases/s",
+                _ratio_text((result or {}).get("conformance_vs_schemathesis")), "(no target)",
+                "n/a")]
+
+
+def _ratio_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def all_rows(results: dict[str, dict[str, Any] | None]) -> list[Row]:
+    def section(name: str) -> dict[str, Any] | None:
+        document = results.get(name)
+        return document.get("result") if document else None
+
+    return [*throughput_rows(section("throughput")),
+            *startup_rows(section("startup"), section("throughput")),
+            *scale_rows(section("scale")), *conformance_rows(section("conformance"))]
+
+
+def markdown_table(rows: list[Row]) -> str:
+    lines = ["| target | measured | wanted | verdict |", "|---|---|---|---|"]
+    lines += [f"| {row.target} | {row.measured} | {row.wanted} | {row.verdict} |"
+              for row in rows]
+    return "\n".join(lines)
+
+
+def throughput_table(result: dict[str, Any] | None) -> str:
+    """Requests per second and latency of every target, one row per operation."""
+    if not result:
+        return "(throughput not measured)"
+    names = ("mock", "mock-sqlite-2w", "bare-flask", "prism")
+    header = ("| operation | mock req/s | p50 ms | p99 ms | mock sqlite 2 workers req/s | "
+              "bare Flask req/s | bare Flask p99 ms | Prism req/s | Prism p99 ms |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
+    for key, outcome in result.get("operations", {}).items():
+        cells = {name: outcome.get(name, {}) for name in names}
+        lines.append(
+            f"| {outcome.get('label', key)} | {_rps(cells['mock'])} | "
+            f"{cells['mock'].get('p50_ms', '-')} | {cells['mock'].get('p99_ms', '-')} | "
+            f"{_rps(cells['mock-sqlite-2w'])} | {_rps(cells['bare-flask'])} | "
+            f"{cells['bare-flask'].get('p99_ms', '-')} | "
+            f"{_rps(cells['prism'])} | {cells['prism'].get('p99_ms', '-')} |")
+    return "\n".join(lines)
+
+
+def validation_table(result: dict[str, Any] | None) -> str:
+    """Microseconds per request in process (median), and the validator's share of it."""
+    if not result:
+        return "(validation cost not measured)"
+    lines = ["| operation | whole request, mock (µs) | whole request, bare Flask (µs) | "
+             "mock's validator (µs) | openapi-core unmarshal (µs) | validator share |",
+             "|---|---|---|---|---|---|"]
+    for key, outcome in result.get("operations", {}).items():
+        whole = outcome.get("full_request", {}).get("median_us")
+        validator = outcome.get("mock_validator", {}).get("median_us")
+        share = f"{validator / whole:.0%}" if whole and validator else "-"
+        lines.append(
+            f"| {outcome.get('label', key)} | {_us(outcome, 'full_request')} | "
+            f"{_us(outcome, 'bare_flask_request')} | {_us(outcome, 'mock_validator')} | "
+            f"{_us(outcome, 'openapi_core_unmarshal')} | {share} |")
+    return "\n".join(lines)
+
+
+def _us(outcome: dict[str, Any], name: str) -> str:
+    cell = outcome.get(name, {})
+    if "median_us" in cell:
+        return f"{cell['median_us']:.0f}"
+    return "error" if "error" in cell else "-"
+
+
+def scale_table(result: dict[str, Any] | None) -> str:
+    """Median milliseconds per page of 10 at each size, and the cost of filling the store."""
+    if not result:
+        return "(scale not measured)"
+    lines = ["| store | records | first page (ms) | page after mid id (ms) | "
+             "both, less the journal write (ms) | fill time (s) | process RSS (MB) |",
+             "|---|---|---|---|---|---|---|"]
+    for run in result.get("scenarios", []):
+        if "error" in run:
+            lines.append(f"| {run['store']} | {run['records']:,} | error: "
+                         f"{str(run['error'])[:80]} | | | | |")
+            continue
+        lines.append(f"| {run['store']} | {run['records']:,} | "
+                     f"{run['first_page']['median_ms']:.2f} | "
+                     f"{run['deep_page']['median_ms']:.2f} | "
+                     f"{_handler(run['first_page'])} / {_handler(run['deep_page'])} | "
+                     f"{run['build_seconds']:.1f} | "
+                     f"{run['rss_mib'] * MIB_TO_MB:.0f} |")
+    return "\n".join(lines)
+
+
+def _handler(page: dict[str, Any]) -> str:
+    value = page.get("handler_median_ms")
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _rps(cell: dict[str, Any]) -> str:
+    if "rps" in cell:
+        return f"{cell['rps']:.0f}"
+    return "n/a" if cell.get("unavailable") else "-"
+
+
+def console_table(rows: list[Row]) -> str:
+    width = max(len(row.target) for row in rows)
+    measured = max(len(row.measured) for row in rows)
+    wanted = max(len(row.wanted) for row in rows)
+    return "\n".join(f"{row.target:<{width}}  {row.measured:>{measured}}  "
+                     f"{row.wanted:<{wanted}}  {row.verdict}" for row in rows)
+
+
+def summary(results: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    rows = all_rows(results)
+    return {"command": COMMAND, "rows": [asdict(row) for row in rows],
+            "passed": sum(row.verdict == "pass" for row in rows),
+            "failed": sum(row.verdict == "FAIL" for row in rows),
+            "sections": {name: {"generated_at": document.get("generated_at"),
+                                "quick": document.get("quick"),
+                                "elapsed_seconds": document.get("elapsed_seconds")}
+                         for name, document in results.items() if document}}

@@ -1,0 +1,1 @@
+"""One module per benchmark section; each has ``run(config) -> dict`` (its JSON result)."""
