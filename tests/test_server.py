@@ -255,3 +255,18 @@ def test_several_workers_share_sqlite_state(tmp_path):
         assert len(ids) == 20 and listed["total_count"] == 20
     finally:
         server.stop()
+
+
+def test_admin_refuses_clients_off_loopback_without_a_token():
+    """Only loopback is reachable from tests, so the remote client is simulated in process:
+    the real app, with a request that arrives from another address."""
+    from mockserver.app import Settings, create_app
+
+    client = create_app(Settings(apis=("uplift",))).test_client()
+    remote = {"REMOTE_ADDR": "192.0.2.10"}
+    refused = client.get("/__admin/health", environ_base=remote)
+    assert refused.status_code == 403 and "loopback" in refused.json["message"]
+    assert client.post("/__admin/reset", environ_base=remote).status_code == 403
+    assert client.get("/__admin/health").status_code == 200  # the test client is loopback
+    api = client.get("/v1/captures", environ_base=remote, headers={"Authorization": UPLIFT_KEY})
+    assert api.status_code == 200  # the vendor APIs themselves answer anyone
