@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -108,6 +109,9 @@ def _bind(host: str, port: int) -> socket.socket:
 def _run_waitress(app: object, listener: socket.socket, threads: int) -> None:
     from waitress import serve
 
+    # waitress warns "Task queue depth is N" for every request queued in a burst: a
+    # supervisor that pipes stderr and never reads it would fill the pipe and stall us
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     serve(app, sockets=[listener], threads=threads, ident="mockserver",
           connection_limit=1000, channel_timeout=30, _quiet=True)
 
