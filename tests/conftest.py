@@ -80,18 +80,30 @@ def start_mock(*options: str, port: int | None = None, strict: bool = True,
     server = RunningMock(f"http://127.0.0.1:{port}", process)
     if admin_token:
         server.session.headers["Authorization"] = f"Bearer {admin_token}"
-    deadline = time.monotonic() + 20
+    try:
+        wait_until_healthy(server.origin, process, server.session,
+                           lambda: process.communicate()[1].decode())
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
+
+
+def wait_until_healthy(origin: str, process: subprocess.Popen[bytes],
+                       session: requests.Session | None = None,
+                       exit_reason: Callable[[], str] = lambda: "", timeout: float = 30) -> None:
+    """Until ``/__admin/health`` answers 200; a process that exits first is an error."""
+    session = session or requests.Session()
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            _, stderr = process.communicate()
-            raise RuntimeError(f"mockserver exited with {process.returncode}: {stderr.decode()}")
+            raise RuntimeError(f"mockserver exited with {process.returncode}: {exit_reason()}")
         try:
-            if server.session.get(server.url("/__admin/health"), timeout=1).ok:
-                return server
-        except requests.ConnectionError:
+            if session.get(origin + "/__admin/health", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
             time.sleep(0.05)
-    server.stop()
-    raise RuntimeError("mockserver did not become healthy within 20 s")
+    raise RuntimeError(f"mockserver did not become healthy within {timeout:.0f} s")
 
 
 @pytest.fixture(scope="session")

@@ -55,7 +55,7 @@ from typing import Any
 import pytest
 import requests
 
-from conftest import free_port
+from conftest import free_port, wait_until_healthy
 
 CLIENTS = 64
 FULL = os.environ.get("CONCURRENCY_FULL", "") not in ("", "0")
@@ -94,18 +94,12 @@ class Server:
                 [sys.executable, "-m", "mockserver", "serve", "--port", str(self.port),
                  "--validate-responses", *self.options],
                 stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mockserver exited with {self.process.returncode}: "
-                                   f"{self.errors()}")
-            try:
-                if requests.get(self.url("/__admin/health"), timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("mockserver did not become healthy within 30 s")
+        try:
+            wait_until_healthy(self.origin, self.process, exit_reason=self.errors)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         """SIGTERM to the process group, then SIGKILL to whatever of it is left."""

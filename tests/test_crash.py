@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 import requests
 
-from conftest import free_port
+from conftest import free_port, wait_until_healthy
 
 WRITERS = 8
 ROUNDS = 3
@@ -60,18 +60,12 @@ class Server:
                  "--api", api, "--state", f"sqlite:{database}", "--workers", str(workers),
                  "--validate-responses"],
                 stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"mockserver exited with {self.process.returncode} on "
-                                     f"restart: {log.read_text(errors='replace')[-2000:]}")
-            try:
-                if requests.get(self.url("/__admin/health"), timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.05)
-        self.kill()
-        raise AssertionError("mockserver did not become healthy within 30 s")
+        try:
+            wait_until_healthy(self.origin, self.process,
+                               exit_reason=lambda: log.read_text(errors="replace")[-2000:])
+        except RuntimeError:
+            self.kill()
+            raise
 
     def url(self, path: str) -> str:
         return self.origin + path

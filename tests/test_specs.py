@@ -63,10 +63,7 @@ def media_types(api: str) -> Iterator[tuple[str, str, Any]]:
 
 
 def resolve(api: str, ref: str) -> Any:
-    node: Any = spec(api)
-    for part in ref[2:].split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
+    return vendor_specs.resolve_pointer(spec(api), ref)
 
 
 def response_for(api: str, operation_id: str, status: str) -> dict[str, Any]:
