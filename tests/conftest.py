@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class RunningMock:
     origin: str
     process: subprocess.Popen[bytes]
     session: requests.Session = field(default_factory=requests.Session)
+    log: Any = None  # the server's stderr, a temporary file
 
     def url(self, path: str) -> str:
         return self.origin + path
@@ -68,6 +70,8 @@ class RunningMock:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.log is not None:
+            self.log.close()
 
 
 def start_mock(*options: str, port: int | None = None, strict: bool = True,
@@ -76,17 +80,24 @@ def start_mock(*options: str, port: int | None = None, strict: bool = True,
     command = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), *options]
     if strict:
         command.append("--validate-responses")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    server = RunningMock(f"http://127.0.0.1:{port}", process)
+    # stderr to a file, not a pipe: a pipe nobody reads fills up and stalls the server
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - open while the server runs; stop() closes
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    server = RunningMock(f"http://127.0.0.1:{port}", process, log=log)
     if admin_token:
         server.session.headers["Authorization"] = f"Bearer {admin_token}"
     try:
         wait_until_healthy(server.origin, process, server.session,
-                           lambda: process.communicate()[1].decode())
+                           lambda: _read(log))
     except RuntimeError:
         server.stop()
         raise
     return server
+
+
+def _read(log: Any) -> str:
+    log.seek(0)
+    return str(log.read().decode(errors="replace"))
 
 
 def wait_until_healthy(origin: str, process: subprocess.Popen[bytes],
