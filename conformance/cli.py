@@ -16,7 +16,8 @@ from conformance.profile import ProfileError, load_profile
 from conformance.reporting.console import render
 from conformance.reporting.json_report import report, write_report
 from conformance.reporting.junit import write_junit
-from conformance.runner import RunSettings, SetupError, coverage, run
+from conformance.runner import coverage, run
+from conformance.session import RunSettings, SetupError
 from conformance.transport import TargetUnreachable
 
 OK, VIOLATIONS, USAGE = 0, 1, 2

@@ -22,7 +22,8 @@ def _check(api: str, base_url: str, profile: str | None = None, max_examples: in
            seed: int = 0) -> Results:
     from conformance.profile import load_profile
     from conformance.reporting.console import render
-    from conformance.runner import RunSettings, run
+    from conformance.runner import run
+    from conformance.session import RunSettings
 
     accounts = load_profile(api, profile, base_url)
     session = run(api, base_url, accounts, RunSettings(max_examples, seed),

@@ -12,8 +12,8 @@ from hypothesis.stateful import run_state_machine_as_test
 from conformance import checks
 from conformance.apis import load_adapter
 from conformance.generation import negative, positive
-from conformance.results import Failure, Results
-from conformance.session import MockClock, RunSettings, Session, SetupError
+from conformance.results import Failure
+from conformance.session import MockClock, RunSettings, Session
 from conformance.spec import Operation, load_api_spec
 from conformance.stateful import ModelDiverged
 from conformance.transport import (
@@ -21,7 +21,6 @@ from conformance.transport import (
     Case,
     Client,
     Credentials,
-    Exchange,
     TargetUnreachable,
 )
 
@@ -186,5 +185,3 @@ def coverage(session: Session) -> dict[str, Any]:
             "operations_total": len(operations),
             "statuses_exercised": seen_total, "statuses_documented": documented_total}
 
-
-__all__ = ["Exchange", "Results", "RunSettings", "SetupError", "coverage", "run"]

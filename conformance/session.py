@@ -13,7 +13,7 @@ from conformance import checks
 from conformance.generation.positive import Pins
 from conformance.results import Failure, Results
 from conformance.spec import ApiSpec, Operation
-from conformance.transport import Client, Credentials, Exchange
+from conformance.transport import Case, Client, Credentials, Exchange
 
 
 class SetupError(RuntimeError):
@@ -86,6 +86,15 @@ class Session:
 
     def operation(self, operation_id: str) -> Operation:
         return self.spec.operation(operation_id)
+
+    def send(self, operation_id: str, credentials: Credentials | None = None,
+             **case: Any) -> Exchange:
+        """A request as a client sends it (the primary's credentials unless told otherwise),
+        with every response check run on the answer."""
+        exchange = self.client.send(Case(self.operation(operation_id), **case),
+                                    self.primary if credentials is None else credentials)
+        self.judge_response(exchange)
+        return exchange
 
     def judge_response(self, exchange: Exchange) -> None:
         """Every response check, on any exchange with a known operation."""

@@ -33,7 +33,8 @@ def isoformat(moment: datetime) -> str:
 def parse_datetime(text: str) -> datetime:
     """Parse ISO 8601 / RFC 3339, also with a space for ``T`` (the MyCRT samples' form).
 
-    Raises ValueError with a readable message on anything else.
+    Raises ValueError with a readable message on anything else, also for a time that an
+    offset moves past year 1 or 9999 ("0001-01-01T00:00:00+01:00").
     """
     candidate = text.strip().replace(" ", "T", 1)
     if candidate.endswith(("Z", "z")):

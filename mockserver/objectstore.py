@@ -154,9 +154,9 @@ class ObjectStore:
     # -- serving ---------------------------------------------------------------------------
 
     def serve_post(self, bucket: str, form: MultiDict[str, str],
-                   files: MultiDict[str, FileStorage], content_length: int | None) -> Response:
+                   files: MultiDict[str, FileStorage]) -> Response:
         try:
-            return self._accept_upload(bucket, form, files, content_length)
+            return self._accept_upload(bucket, form, files)
         except S3Error as error:
             return error.response()
 
@@ -173,7 +173,7 @@ class ObjectStore:
                         headers={"ETag": f'"{stored.etag}"'})
 
     def _accept_upload(self, bucket: str, form: MultiDict[str, str],
-                       files: MultiDict[str, FileStorage], content_length: int | None) -> Response:
+                       files: MultiDict[str, FileStorage]) -> Response:
         upload = files.get("file")
         if upload is None or len(files) != 1:
             raise S3Error(400, "InvalidArgument",

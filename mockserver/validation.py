@@ -244,6 +244,14 @@ class ResponseValidator:
         return self._compiled[key]
 
 
+def value_problems(schema: Mapping[str, Any], value: Any, where: str = "body") -> list[Problem]:
+    """Everything the engine would say of a value under a schema, for a vendor that decodes
+    part of a request itself (CaptureProof reads JSON text sent as a form)."""
+    return [*(Problem(_field_path(where, error), _schema_message(error))
+              for error in _compile(schema).iter_errors(value)),
+            *_untextual_values(where, value)]
+
+
 def _untextual(validated: ValidatedRequest) -> Iterable[Problem]:
     """Values nothing downstream can hold: strings that are no text (JSON may escape half a
     UTF-16 surrogate pair, "\\ud800", which ``type: string`` accepts but UTF-8, SQLite and

@@ -125,9 +125,7 @@ def create_record(session: Session, content: bytes = b"conformance record") -> i
     """A new record of the primary tenant; None when the server refused to create it (the
     createFile checks report why)."""
     created = Draft(f"conformance {uuid.uuid4().hex}", 5, "conformance.png", content)
-    exchange = session.client.send(
-        Case(session.operation("createFile")).with_body(created.body()), session.primary)
-    session.judge_response(exchange)
+    exchange = session.send("createFile", body=created.body(), has_body=True)
     return created_id(session, exchange, created) if exchange.status == 200 else None
 
 
@@ -198,9 +196,7 @@ def created_id(session: Session, exchange: Exchange, draft: Draft) -> int | None
 
 
 def retrieve(session: Session, record_id: int, credentials: Credentials) -> Exchange:
-    exchange = session.client.send(
-        Case(session.operation("retrieveFile"), path_params={"id": record_id}), credentials)
-    session.judge_response(exchange)
+    exchange = session.send("retrieveFile", credentials, path_params={"id": record_id})
     return exchange
 
 
@@ -267,9 +263,7 @@ def walk(session: Session, credentials: Credentials, sort_field: str, sort_order
     for _ in range(MAX_PAGES):
         query = {"sort_field": sort_field, "sort_order": sort_order, "limit": limit,
                  **({} if offset is None else {"offset": offset})}
-        exchange = session.client.send(Case(session.operation("listFiles"), query=query),
-                                       credentials)
-        session.judge_response(exchange)
+        exchange = session.send("listFiles", credentials, query=query)
         result.last = exchange
         page, problem = read_page(exchange, limit)
         problem = problem or _add_entries(result, exchange, page, sort_field, sort_order)

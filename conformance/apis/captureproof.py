@@ -109,14 +109,6 @@ class CaptureProofAdapter:
 # -- requests every part shares -----------------------------------------------------------
 
 
-def send(session: Session, operation_id: str, credentials: Credentials,
-         **case: Any) -> Exchange:
-    """A request as a client sends it, with every response check run on the answer."""
-    exchange = session.client.send(Case(session.operation(operation_id), **case), credentials)
-    session.judge_response(exchange)
-    return exchange
-
-
 def require(session: Session, check: str, operation: str, failure: Failure | None,
             exchange: Exchange | None) -> None:
     """Record a verdict; a failed step ends its flow, as every later step builds on it
@@ -151,7 +143,7 @@ def with_description(captures: list[dict[str, Any]], description: str) -> list[d
 def create_capture(session: Session, credentials: Credentials, account: Mapping[str, Any],
                    body: dict[str, Any]) -> tuple[dict[str, Any] | None, Exchange]:
     """Create a capture; the one in the answer's proof carrying the body's description."""
-    exchange = send(session, "createCapture", credentials, path_params=proof_path(account),
+    exchange = session.send("createCapture", credentials, path_params=proof_path(account),
                     body=body, has_body=True)
     found = with_description(captures_of(exchange.json_or_none(), "proof", "captures"),
                              body.get("description", ""))
@@ -180,12 +172,12 @@ def some_capture_id(session: Session) -> str:
 
 def list_captures(session: Session, credentials: Credentials,
                   account: Mapping[str, Any]) -> tuple[list[dict[str, Any]], Exchange]:
-    exchange = send(session, "listCaptures", credentials, path_params=proof_path(account))
+    exchange = session.send("listCaptures", credentials, path_params=proof_path(account))
     return captures_of(exchange.json_or_none(), "captures"), exchange
 
 
 def media_status(session: Session, capture_id: str) -> tuple[dict[str, Any], Exchange]:
-    exchange = send(session, "isMediaProcessed", session.primary,
+    exchange = session.send("isMediaProcessed", session.primary,
                     path_params={**proof_path(session.profile["primary"]),
                                  "capture_id": capture_id})
     body = exchange.json_or_none()
@@ -196,7 +188,7 @@ def media_status(session: Session, capture_id: str) -> tuple[dict[str, Any], Exc
 
 
 def upload_credentials(session: Session) -> dict[str, Any]:
-    exchange = send(session, "getUploadCredentials", session.primary,
+    exchange = session.send("getUploadCredentials", session.primary,
                     path_params=proof_path(session.profile["primary"]))
     body = exchange.json_or_none()
     usable = exchange.status == 200 and isinstance(body, dict) and isinstance(
@@ -345,7 +337,7 @@ class CaptureProofModel(ModelMachine):
         """Neither a capture nor upload credentials on the primary's proof for the secondary."""
         other = self.session.secondary
         if credentials:
-            exchange = send(self.session, "getUploadCredentials", other,
+            exchange = self.session.send("getUploadCredentials", other,
                             path_params=proof_path(self.primary))
         else:
             description = unique_description("written by the secondary")
@@ -371,9 +363,9 @@ class CaptureProofModel(ModelMachine):
               by_poll: bool) -> Exchange:
         """List the account's proof, or poll the capture in it."""
         if by_poll:
-            return send(self.session, "isMediaProcessed", credentials,
+            return self.session.send("isMediaProcessed", credentials,
                         path_params={**proof_path(account), "capture_id": capture})
-        return send(self.session, "listCaptures", credentials, path_params=proof_path(account))
+        return self.session.send("listCaptures", credentials, path_params=proof_path(account))
 
     def expect_created(self, created: Mapping[str, Any] | None, exchange: Exchange) -> str:
         """A 200 whose proof holds the new capture exactly once; its id."""
@@ -535,14 +527,14 @@ def session_flow(session: Session) -> None:
 
 def expect_refused(session: Session, operation_id: str, label: str,
                    credentials: Credentials) -> None:
-    exchange = send(session, operation_id, credentials,
+    exchange = session.send(operation_id, credentials,
                     path_params=proof_path(session.profile["primary"]))
     session.expect("auth_required", operation_id, checks.auth_required(
         session.operation(operation_id), exchange, label), exchange)
 
 
 def logout_is_final(session: Session, login: dict[str, str]) -> None:
-    exchange = send(session, "createSession", NO_CREDENTIALS, body=login, has_body=True)
+    exchange = session.send("createSession", NO_CREDENTIALS, body=login, has_body=True)
     body = exchange.json_or_none()
     opened = exchange.status == 200 and isinstance(body, dict) and body.get("token")
     require(session, "delete_is_final", "createSession", None if opened else
@@ -552,7 +544,7 @@ def logout_is_final(session: Session, login: dict[str, str]) -> None:
     primary = session.profile["primary"]
     for step, expected in (("listCaptures", 200), ("deleteSession", 204),
                            ("listCaptures", 401), ("deleteSession", 401)):
-        exchange = send(session, step, own, path_params=proof_path(primary))
+        exchange = session.send(step, own, path_params=proof_path(primary))
         require(session, "delete_is_final", step, status_failure(exchange, expected), exchange)
 
 

@@ -140,19 +140,10 @@ def login(session: Session, email: str, password: str) -> tuple[Exchange, str | 
     return exchange, match.group(1) if 200 <= exchange.status < 300 and match else None
 
 
-def call(session: Session, operation_id: str, credentials: Credentials | None = None,
-         **case: Any) -> Exchange:
-    """One request, judged by every response check; the primary's session by default."""
-    exchange = session.client.send(Case(session.operation(operation_id), **case),
-                                   session.primary if credentials is None else credentials)
-    session.judge_response(exchange)
-    return exchange
-
-
 def create(session: Session, credentials: Credentials | None = None,
            **fields: Any) -> Exchange:
     body = {"name": unique_name(), "envId": session.profile["primary"]["env_id"], **fields}
-    return call(session, "createCapture", credentials, body=body, has_body=True)
+    return session.send("createCapture", credentials, body=body, has_body=True)
 
 
 def fresh_capture_id(session: Session) -> int:
@@ -280,7 +271,7 @@ def created(session: Session, name: str, **fields: Any) -> tuple[Exchange, dict[
     body = exchange.json_or_none()
     if not isinstance(body, dict) or not isinstance(body.get("id"), int):
         raise ModelDiverged(name)  # response_schema has said why
-    found = call(session, "getCapture", path_params={"id": body["id"]})
+    found = session.send("getCapture", path_params={"id": body["id"]})
     require(session, "read_after_write", found, answer_failure(found, 200) or field_mismatch(
         {"id": body["id"], "name": body["name"]}, found.json_or_none()))
     return exchange, body
@@ -289,7 +280,7 @@ def created(session: Session, name: str, **fields: Any) -> tuple[Exchange, dict[
 def read_in_status(session: Session, name: str, capture_id: int,
                    *statuses: str) -> tuple[Exchange, dict[str, Any]]:
     """GET the capture and require it in one of ``statuses``."""
-    exchange = call(session, "getCapture", path_params={"id": capture_id})
+    exchange = session.send("getCapture", path_params={"id": capture_id})
     require(session, name, exchange, answer_failure(exchange, 200))
     body = exchange.json_or_none()
     status = body.get("status") if isinstance(body, dict) else None
@@ -299,7 +290,7 @@ def read_in_status(session: Session, name: str, capture_id: int,
 
 
 def stop(session: Session, capture_id: int) -> Exchange:
-    return call(session, "stopCapture", path_params={"id": capture_id})
+    return session.send("stopCapture", path_params={"id": capture_id})
 
 
 def session_flow(session: Session) -> None:
@@ -309,17 +300,17 @@ def session_flow(session: Session) -> None:
     require(session, "session", exchange, None if token else
             Failure(f"200 with a {COOKIE} cookie", f"{exchange.status}"))
     own = session_cookie(str(token))
-    me = call(session, "getCurrentUser", own)
+    me = session.send("getCurrentUser", own)
     check(session, "session", me, answer_failure(me, 200) or field_mismatch(
         {"email": account["email"]}, me.json_or_none()))
-    require(session, "session", out := call(session, "logout", own), answer_failure(out, 200))
-    after = call(session, "getCurrentUser", own)
+    require(session, "session", out := session.send("logout", own), answer_failure(out, 200))
+    after = session.send("getCurrentUser", own)
     check(session, "session", after, answer_failure(after, 401))
     for credentials in (NO_CREDENTIALS, session.adapter.invalid_credentials()):
-        refused = call(session, "logout", credentials)
+        refused = session.send("logout", credentials)
         check(session, "auth_required", refused, None if refused.status in (401, 403) else
               Failure("401 or 403 without a live session", str(refused.status)))
-    still = call(session, "getCurrentUser")
+    still = session.send("getCurrentUser")
     check(session, "session", still, answer_failure(still, 200))
     wrong, _ = login(session, account["email"], account["password"] + "-wrong")
     check(session, "session", wrong, answer_failure(wrong, 401, INVALID_LOGIN))
@@ -331,7 +322,7 @@ def business_rules_flow(session: Session) -> None:
     again = create(session, name=first["name"])
     check(session, "duplicate_name", again, answer_failure(again, 400, DUPLICATE_NAME))
     _, second = created(session, "duplicate_name")
-    edit = call(session, "editCapture", path_params={"id": second["id"]},
+    edit = session.send("editCapture", path_params={"id": second["id"]},
                 body={"name": first["name"]}, has_body=True)
     check(session, "duplicate_name", edit, answer_failure(edit, 400, DUPLICATE_NAME))
     refusals: list[tuple[dict[str, Any], int, str]] = [
@@ -353,14 +344,14 @@ def business_rules_flow(session: Session) -> None:
 
 def delete(session: Session, capture_id: int) -> None:
     """Remove a capture the flow made (a real MyCRT would keep recording it)."""
-    exchange = call(session, "deleteCapture", path_params={"id": capture_id})
+    exchange = session.send("deleteCapture", path_params={"id": capture_id})
     check(session, "delete_is_final", exchange, answer_failure(exchange, 200))
 
 
 def delete_flow(session: Session) -> None:
     """A deleted capture is gone for every call that names it, and from lists."""
     _, body = created(session, "delete_is_final")
-    gone = call(session, "deleteCapture", path_params={"id": body["id"]})
+    gone = session.send("deleteCapture", path_params={"id": body["id"]})
     require(session, "delete_is_final", gone, answer_failure(gone, 200) or field_mismatch(
         {"id": body["id"], "name": body["name"]}, gone.json_or_none()))
     path = {"id": body["id"]}
@@ -368,9 +359,9 @@ def delete_flow(session: Session) -> None:
                                ("stopCapture", {}), ("deleteCapture", {}),
                                ("editCapture", {"body": {"name": unique_name()},
                                                 "has_body": True})):
-        after = call(session, operation_id, path_params=path, **case)
+        after = session.send(operation_id, path_params=path, **case)
         check(session, "delete_is_final", after, answer_failure(after, 404))
-    listing = call(session, "listCaptures", query={"name": body["name"]})
+    listing = session.send("listCaptures", query={"name": body["name"]})
     check(session, "delete_is_final", listing, answer_failure(listing, 200) or (
         None if listing.json_or_none() == [] else Failure("no capture listed", "listed")))
 
@@ -379,24 +370,24 @@ def isolation_flow(session: Session) -> None:
     """The secondary may neither list nor create in the primary's environment, nor read
     or delete a capture there."""
     env_id = session.profile["primary"]["env_id"]
-    listing = call(session, "listCaptures", session.secondary, query={"envId": env_id})
+    listing = session.send("listCaptures", session.secondary, query={"envId": env_id})
     check(session, "isolation", listing, answer_failure(listing, 403))
     name = unique_name()
     refused = create(session, session.secondary, name=name)
     check(session, "isolation", refused, answer_failure(refused, 403))
-    found = call(session, "listCaptures", query={"name": name})
+    found = session.send("listCaptures", query={"name": name})
     check(session, "isolation", found, answer_failure(found, 200) or (
         None if found.json_or_none() == [] else Failure("nothing created", "a capture")))
-    everything = call(session, "listCaptures", session.secondary)
+    everything = session.send("listCaptures", session.secondary)
     leaked = [item.get("id") for item in _items(everything) if item.get("envId") == env_id]
     check(session, "isolation", everything, answer_failure(everything, 200) or (
         Failure(f"no capture of environment {env_id}", f"ids {leaked}") if leaked else None))
     _, body = created(session, "isolation")
     for operation_id in ("getCapture", "deleteCapture"):
-        attempt = call(session, operation_id, session.secondary, path_params={"id": body["id"]})
+        attempt = session.send(operation_id, session.secondary, path_params={"id": body["id"]})
         check(session, "isolation", attempt, None if attempt.status in (403, 404) else
               Failure("403 or 404 for another account's capture", str(attempt.status)))
-    still = call(session, "getCapture", path_params={"id": body["id"]})
+    still = session.send("getCapture", path_params={"id": body["id"]})
     check(session, "isolation", still, answer_failure(still, 200))
     delete(session, body["id"])
 
@@ -409,7 +400,7 @@ def metrics_flow(session: Session) -> None:
         session.clock.advance(SETTLE_SECONDS)
         read_in_status(session, "lifecycle", body["id"], RUNNING)
     for wanted in (None, "READ IOPS"):
-        exchange = call(session, "getCaptureMetrics", path_params={"id": body["id"]},
+        exchange = session.send("getCaptureMetrics", path_params={"id": body["id"]},
                         query={"type": wanted} if wanted else {})
         series = _items(exchange)
         types = sorted(str(item.get("type")) for item in series)
@@ -423,7 +414,7 @@ def metrics_flow(session: Session) -> None:
 def failed_capture_flow(session: Session) -> None:
     """Only data the server already has can be FAILED: stop one if the primary has one."""
     env_id = session.profile["primary"]["env_id"]
-    listing = call(session, "listCaptures", query={"envId": env_id})
+    listing = session.send("listCaptures", query={"envId": env_id})
     require(session, "lifecycle", listing, answer_failure(listing, 200))
     failed = next((item for item in _items(listing) if item.get("status") == FAILED), None)
     if failed is None:

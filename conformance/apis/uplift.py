@@ -15,7 +15,7 @@ from conformance.results import Failure
 from conformance.session import Session
 from conformance.spec import Operation
 from conformance.stateful import ModelMachine, model_rule
-from conformance.transport import Case, Credentials, Exchange, TargetUnreachable
+from conformance.transport import Credentials, Exchange, TargetUnreachable
 
 PROCESSING_GRACE_SECONDS = 3600
 
@@ -57,10 +57,8 @@ def reservation_body(session: Session, **changes: Any) -> dict[str, Any]:
 
 def reserve(session: Session, **changes: Any) -> dict[str, Any] | None:
     """A fresh reservation of the primary organization, or None when the server refused."""
-    exchange = session.client.send(
-        Case(session.operation("createCapture")).with_body(reservation_body(session, **changes)),
-        session.primary)
-    session.judge_response(exchange)
+    exchange = session.send("createCapture", body=reservation_body(session, **changes),
+                            has_body=True)
     body = exchange.json_or_none()
     if exchange.status != 200 or not isinstance(body, dict):
         session.expect("upload_flow", "createCapture",
@@ -210,10 +208,7 @@ def _expiry_and_processing(session: Session, uploaded_id: str) -> None:
 
 
 def _status(session: Session, capture_id: str) -> tuple[str, Exchange]:
-    exchange = session.client.send(
-        Case(session.operation("getCapture"), path_params={"captureId": capture_id}),
-        session.primary)
-    session.judge_response(exchange)
+    exchange = session.send("getCapture", path_params={"captureId": capture_id})
     return str((exchange.json_or_none() or {}).get("status")), exchange
 
 

@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, multiple, rule
 from conformance.results import Failure
 from conformance.session import Session
 from conformance.spec import Operation
-from conformance.transport import Case, Credentials, Exchange
+from conformance.transport import Credentials, Exchange
 
 
 class ModelDiverged(Exception):
@@ -56,13 +56,7 @@ class ModelMachine(RuleBasedStateMachine):
 
     def send(self, operation_id: str, credentials: Credentials | None = None,
              **case: Any) -> Exchange:
-        """Send a request and run the response checks on it."""
-        operation = self.session.operation(operation_id)
-        exchange = self.session.client.send(Case(operation, **case),
-                                            self.session.primary if credentials is None
-                                            else credentials)
-        self.session.judge_response(exchange)
-        return exchange
+        return self.session.send(operation_id, credentials, **case)
 
     def expect(self, check: str, operation: Operation | str, failure: Failure | None,
                exchange: Exchange | None) -> None:

@@ -44,9 +44,9 @@ INVALID_BASE64 = "upload_content is not valid base64."
 VALIDATION_FAILED = "Request validation failed."
 TOO_LARGE = "Request body too large."
 
-TENANTS, USERS, TOKENS, RECORDS, META = (
+TENANTS, USERS, TOKENS, RECORDS = (
     "biometricscloud.tenant", "biometricscloud.user", "biometricscloud.token",
-    "biometricscloud.record", "biometricscloud.meta",
+    "biometricscloud.record",
 )
 RECORD_COUNTER = "biometricscloud.record_id"
 

@@ -23,13 +23,12 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Request
-from jsonschema import Draft202012Validator
 
 from mockserver.clock import isoformat, parse_datetime
 from mockserver.engine import MAX_BODY_BYTES
 from mockserver.fixtures import FixturesError
 from mockserver.store import StateStore
-from mockserver.validation import Problem
+from mockserver.validation import Problem, value_problems
 from mockserver.vendor import ApiError, Call, Reply, Services, VendorApi, registry
 
 BUCKET = "cp-test-uploads"
@@ -41,7 +40,6 @@ SESSION_LIFETIME = timedelta(hours=24)
 MEDIA_URL_LIFETIME = timedelta(hours=1)
 MAX_MEDIA_BYTES = 5 * 1024**3
 TOKEN_FIELD, TOKEN_HEADER = "token", "X-API-Session"
-MULTIPART = "multipart/form-data"
 CAPTURE_ID_ALPHABET = string.ascii_lowercase + string.digits
 
 #: the policy conditions of the document's sample; ``presign_post_v2`` adds the bucket
@@ -70,7 +68,6 @@ PROOF_NOT_FOUND = "Patient or proof not found"
 CAPTURE_NOT_FOUND = "Capture not found"
 NO_UPLOADED_OBJECT = "No uploaded object exists for upload_s3_key"
 VALIDATION_FAILED = "Request validation failed: "
-LONE_SURROGATE = "is not valid Unicode text (a lone surrogate)"
 
 ACCOUNTS, SESSIONS, PATIENTS, PROOFS, CAPTURES = (
     "captureproof.account", "captureproof.session", "captureproof.patient",
@@ -299,14 +296,10 @@ def _capture_fields(call: Call) -> dict[str, Any]:
 
 
 def _check_json_body(call: Call, fields: dict[str, Any]) -> None:
-    """Check a JSON text that came labelled urlencoded as the engine checks a JSON body:
-    against the spec's JSON variant, which openapi-core did not apply (it parsed the text
-    as a form), and for strings that are no text."""
+    """Check a JSON text that came labelled urlencoded as the engine checks a JSON body,
+    against the spec's JSON variant (the engine parsed the text as a form)."""
     schema = call.operation.spec["requestBody"]["content"]["application/json"]["schema"]
-    problems = [Problem(".".join(["body", *map(str, error.absolute_path)]), error.message)
-                for error in Draft202012Validator(schema).iter_errors(fields)]
-    if not _is_text(fields):
-        problems.append(Problem("body", LONE_SURROGATE))
+    problems = value_problems(schema, fields)
     if problems:
         raise ApiError(400, VALIDATION_FAILED + "; ".join(map(str, problems)), problems)
 
@@ -316,23 +309,10 @@ def _decoded_metadata(text: str) -> dict[str, Any]:
         metadata = json.loads(text)
     except ValueError:
         metadata = None
-    if not isinstance(metadata, dict):
-        raise ApiError(400, VALIDATION_FAILED + "body.metadata: is not a JSON-encoded object")
-    if not _is_text(metadata):
-        raise ApiError(400, f"{VALIDATION_FAILED}body.metadata: {LONE_SURROGATE}")
+    problems = value_problems({"type": "object"}, metadata, "body.metadata")
+    if problems:
+        raise ApiError(400, VALIDATION_FAILED + "; ".join(map(str, problems)), problems)
     return metadata
-
-
-def _is_text(value: Any) -> bool:
-    """Whether every string in a decoded JSON value is text. JSON may escape half a
-    surrogate pair ("\\ud800"); the engine refuses such strings in the bodies openapi-core
-    decodes, but a JSON text labelled urlencoded and a form's JSON-encoded metadata are
-    decoded here instead."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _processed(call: Call, capture: Mapping[str, Any]) -> bool:
