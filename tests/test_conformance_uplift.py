@@ -90,6 +90,8 @@ BROKEN = {
                                 lambda body: {**body, "total_count": str(body["total_count"])}),
                    "response_schema"),
     "wrong content type": (Breakage("GET", CAPTURE, _as_plain_text), "content_type"),
+    "unknown id answered": (set_status("GET", CAPTURE, 200, when_status=404),
+                            "rejects_invalid_input"),
     "skipped validation": (Breakage("POST", "/v1/captures", _accept_everything),
                            "rejects_invalid_input"),
     "no auth": (swap_header("GET", "/v1/captures", "Authorization", None, PRIMARY),

@@ -124,11 +124,27 @@ def _parameter_mutations(operation: Operation, protected: frozenset[str]) -> Ite
         if location not in ("path", "query") or name in protected:
             continue
         schema = parameter.get("schema", {})
+        unknown = _unknown_id(schema) if location == "path" else None
+        if unknown is not None:
+            yield Mutation(f"path.{name} names nothing that exists",
+                           _set_parameter(location, name, unknown))
         for what, value in invalid_values(schema):
             if location == "path" and value in ("", [], {}):
                 continue  # an empty path segment routes elsewhere; not a parameter error
             if not _is_valid(_as_wire_value(value, schema), schema):
                 yield Mutation(f"{location}.{name} {what}", _set_parameter(location, name, value))
+
+
+def _unknown_id(schema: Mapping[str, Any]) -> Any:
+    """A value the schema allows that no server will have issued (a well-formed id of
+    nothing): the request is valid in form, so only the resource can be missing."""
+    candidates: tuple[Any, ...] = (
+        min(schema.get("maximum", 2**31 - 1), 2**31 - 1) if schema.get("type") == "integer"
+        else None,
+        "00000000-0000-4000-8000-00000000dead", "zz9unknownzz9", "conformance-unknown-id",
+    )
+    return next((value for value in candidates
+                 if value is not None and _is_valid(value, schema)), None)
 
 
 def _as_wire_value(value: Any, schema: Mapping[str, Any]) -> Any:
