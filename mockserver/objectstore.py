@@ -18,6 +18,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 from xml.sax.saxutils import escape
@@ -71,6 +72,10 @@ class ObjectStore:
     ) -> None:
         self._store, self._clock, self._region = store, clock, region
         self._credentials = Credentials(access_key, secret_key)
+        # A signature is a pure function of URL, second and lifetime, and botocore's signer
+        # is the costliest step of a read that lists files: a download and a re-read within
+        # the same second reuse the URL instead of signing it again.
+        self._signed_get_url = lru_cache(maxsize=4096)(self._sign_get_url_at)
 
     # -- objects ---------------------------------------------------------------------------
 
@@ -113,7 +118,7 @@ class ObjectStore:
         self, bucket: str, fields: Mapping[str, str], conditions: list[Any], expires_in: int
     ) -> dict[str, str]:
         """Fields for an S3 POST signed with SigV4, as boto3's ``generate_presigned_post``."""
-        signer_request = self._signer_request(self._clock.now())
+        signer_request = self._signer_request(_sigv4_timestamp(self._clock.now()))
         signer = SigV4Auth(self._credentials, "s3", self._region)
         amz = {
             "x-amz-algorithm": "AWS4-HMAC-SHA256",
@@ -136,9 +141,9 @@ class ObjectStore:
         return base64.b64encode(json.dumps(document).encode()).decode()
 
     @staticmethod
-    def _signer_request(moment: datetime, url: str = "https://s3.amazonaws.com/") -> AWSRequest:
+    def _signer_request(timestamp: str, url: str = "https://s3.amazonaws.com/") -> AWSRequest:
         request = AWSRequest(method="GET", url=url)
-        request.context["timestamp"] = utc(moment).strftime(SIGV4_TIMESTAMP)
+        request.context["timestamp"] = timestamp
         return request
 
     @staticmethod
@@ -146,7 +151,10 @@ class ObjectStore:
         return f"{host_url.rstrip('/')}{PATH_PREFIX}/{bucket}/{quote(key, safe='/~')}"
 
     def _sign_get_url(self, url: str, moment: datetime, expires_in: int) -> str:
-        request = self._signer_request(moment, url)
+        return self._signed_get_url(url, _sigv4_timestamp(moment), expires_in)
+
+    def _sign_get_url_at(self, url: str, timestamp: str, expires_in: int) -> str:
+        request = self._signer_request(timestamp, url)
         signer = _ClockedQueryAuth(self._credentials, "s3", self._region, expires=expires_in)
         signer.sign_at(request)
         return str(request.url)
@@ -218,7 +226,7 @@ class ObjectStore:
                           "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
                           ) from None
         signer = SigV4Auth(self._credentials, "s3", self._region)
-        return signer.signature(encoded_policy, self._signer_request(moment))
+        return signer.signature(encoded_policy, self._signer_request(_sigv4_timestamp(moment)))
 
     def _check_get_signature(self, host_url: str, bucket: str, key: str,
                              query: MultiDict[str, str]) -> None:
@@ -253,6 +261,10 @@ class _ClockedQueryAuth(S3SigV4QueryAuth):
         canonical_request = self.canonical_request(request)
         string_to_sign = self.string_to_sign(request, canonical_request)
         self._inject_signature_to_request(request, self.signature(string_to_sign, request))
+
+
+def _sigv4_timestamp(moment: datetime) -> str:
+    return utc(moment).strftime(SIGV4_TIMESTAMP)
 
 
 def _without_signature(url: str, query: MultiDict[str, str]) -> str:
