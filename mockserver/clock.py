@@ -9,6 +9,7 @@ offset is stored, and it lives in the state store so that several worker process
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from mockserver.store import StateStore
 
@@ -30,11 +31,13 @@ def isoformat(moment: datetime) -> str:
             f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
 
 
+@lru_cache(maxsize=8192)
 def parse_datetime(text: str) -> datetime:
     """Parse ISO 8601 / RFC 3339, also with a space for ``T`` (the MyCRT samples' form).
 
     Raises ValueError with a readable message on anything else, also for a time that an
-    offset moves past year 1 or 9999 ("0001-01-01T00:00:00+01:00").
+    offset moves past year 1 or 9999 ("0001-01-01T00:00:00+01:00"). Cached: a list of
+    captures re-reads the same stored timestamps on every request.
     """
     candidate = text.strip().replace(" ", "T", 1)
     if candidate.endswith(("Z", "z")):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from flask import Request
+from werkzeug.sansio.utils import get_current_url
 
 from mockserver.clock import Clock
 from mockserver.contracts import Operation
@@ -41,7 +43,13 @@ class Call:
 
     @property
     def host_url(self) -> str:
-        return self.request.host_url
+        """``request.host_url``, without converting the same Host header to an IRI anew on
+        every request that hands out a URL."""
+        request = self.request
+        return _host_url(request.scheme, request.host, request.root_path)
+
+
+_host_url = lru_cache(maxsize=256)(get_current_url)
 
 
 @dataclass

@@ -3,7 +3,8 @@
 The mock compiles each operation's schemas once at start-up instead of asking openapi-core
 per request (over a millisecond each). This keeps the spec the authority: for generated
 requests (valid ones, ones that break one rule, and arbitrary ones) both must agree on
-whether the request is valid. ``HYPOTHESIS_PROFILE=thorough`` tries many more.
+whether the request is valid. Inside, jsonschema-rs may only ever say "valid" first where
+jsonschema agrees. ``HYPOTHESIS_PROFILE=thorough`` tries many more.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from urllib.parse import quote, urlencode
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+from jsonschema import Draft202012Validator
 from jsonschema_path import SchemaPath
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
 from openapi_core.unmarshalling.request.unmarshallers import (
@@ -28,7 +31,7 @@ from conformance.generation import negative, positive
 from conformance.spec import load_api_spec
 from conformance.transport import Case
 from mockserver.contracts import load_contract
-from mockserver.validation import RequestValidator
+from mockserver.validation import CompiledSchema, RequestValidator
 
 OPERATIONS = [(api, operation.operation_id) for api in vendor_specs.API_NAMES
               for operation in load_api_spec(api).operations]
@@ -94,7 +97,15 @@ def _any_case(api: str, operation_id: str) -> st.SearchStrategy[Case]:
         st.dictionaries(st.sampled_from([p["name"] for p in operation.parameters_in("query")]
                                         or ["unknown"]), st.text(max_size=8), max_size=3),
         st.just({}), JSON_VALUES, st.booleans())
-    return st.one_of(valid, broken, arbitrary)
+    return st.one_of(valid, broken, arbitrary).filter(_read_alike)
+
+
+def _read_alike(case: Case) -> bool:
+    """Path values both judges read as sent. A "/" makes another path (%2F arrives decoded),
+    which routing answers with 404 before validation; openapi-core's path finder trims
+    whitespace around a value ("0\\r" is judged as "0"), while the mock checks what was sent."""
+    texts = [_text(value) for value in case.path_params.values()]
+    return all("/" not in text and text == text.strip() for text in texts)
 
 
 @pytest.mark.parametrize(("api", "operation_id"), OPERATIONS)
@@ -103,5 +114,43 @@ def test_compiled_validation_agrees_with_openapi_core(api: str, operation_id: st
     def agree(case: Case) -> None:
         ours, reference = JUDGES[api].verdicts(operation_id, case)
         assert ours == reference, (case, "we accept" if ours else "openapi-core accepts")
+
+    agree()
+
+
+def _schemas(api: str, operation_id: str) -> list[dict[str, object]]:
+    """Every schema the mock checks for one operation: parameters, bodies, responses."""
+    spec = load_contract(api).operation(operation_id).spec
+    contents = [spec.get("requestBody", {}).get("content", {}),
+                *(response.get("content", {}) for response in spec["responses"].values())]
+    return [*(parameter["schema"] for parameter in spec["parameters"] if "schema" in parameter),
+            *(media["schema"] for content in contents for media in content.values()
+              if "schema" in media)]
+
+
+def _with_line_feeds(value: object) -> object:
+    """Python's ``$`` matches before a final line feed, Rust's does not."""
+    if isinstance(value, str):
+        return value + "\n"
+    if isinstance(value, dict):
+        return {key: _with_line_feeds(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_line_feeds(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize(("api", "operation_id"), OPERATIONS)
+def test_fast_validator_never_accepts_what_jsonschema_refuses(api: str,
+                                                              operation_id: str) -> None:
+    schemas = _schemas(api, operation_id)
+
+    @given(st.data())
+    def agree(data: st.DataObject) -> None:
+        schema = data.draw(st.sampled_from(schemas))
+        valid = from_schema(schema, custom_formats={"uuid": st.uuids().map(str)})
+        value = data.draw(valid | valid.map(_with_line_feeds) | JSON_VALUES)
+        authority = Draft202012Validator(schema,
+                                         format_checker=Draft202012Validator.FORMAT_CHECKER)
+        assert bool(CompiledSchema(schema).errors(value)) == (not authority.is_valid(value))
 
     agree()
