@@ -24,6 +24,7 @@ from mockserver.faults import Faults
 from mockserver.fixtures import load_fixtures, object_store_for, seed
 from mockserver.journal import Entry, Journal
 from mockserver.store import StateStore, open_store
+from mockserver.threads import ThreadBudget
 from mockserver.validation import RequestValidator, ResponseValidator
 from mockserver.vendor import Services, VendorApi
 
@@ -46,6 +47,7 @@ class Mock:
     journal: Journal
     faults: Faults
     fixtures: dict[str, Any] = field(repr=False)
+    threads: ThreadBudget = field(default_factory=ThreadBudget, repr=False)
 
     @property
     def vendors(self) -> dict[str, VendorApi]:
@@ -90,7 +92,7 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.merge_slashes = False  # "//" is an unknown path, not a redirect to HTML
-    engine = Engine(mock.apis, mock.services, mock.faults)
+    engine = Engine(mock.apis, mock.services, mock.faults, mock.threads)
     for operation in mock.operations():
         _route(app, engine, operation)
     _route_object_store(app, mock.services.objects)

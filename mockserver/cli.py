@@ -15,6 +15,8 @@ import socket
 import sys
 from collections.abc import Sequence
 
+from flask import Flask
+
 import vendor_specs
 from mockserver.app import Settings, build_mock, create_app
 from mockserver.contracts import ContractError
@@ -50,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--state", default="memory", help="memory (default) or sqlite:PATH")
     serve.add_argument("--workers", type=_positive, default=1,
                        help="worker processes (more than 1 needs --state sqlite:PATH)")
-    serve.add_argument("--threads", type=_positive, default=8, help="threads per worker")
+    serve.add_argument("--threads", type=_positive, default=8,
+                       help="threads per worker while a request sleeps on a latency fault "
+                            "(otherwise one: faster under the GIL)")
     serve.add_argument("--validate-responses", action="store_true",
                        help="check every response against the spec; a violation becomes a 500")
     serve.add_argument("--admin-token",
@@ -106,14 +110,16 @@ def _bind(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _run_waitress(app: object, listener: socket.socket, threads: int) -> None:
-    from waitress import serve
+def _run_waitress(app: Flask, listener: socket.socket, threads: int) -> None:
+    from waitress import create_server
 
     # waitress warns "Task queue depth is N" for every request queued in a burst: a
     # supervisor that pipes stderr and never reads it would fill the pipe and stall us
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    serve(app, sockets=[listener], threads=threads, ident="mockserver",
-          connection_limit=1000, channel_timeout=30, _quiet=True)
+    server = create_server(app, sockets=[listener], threads=1, ident="mockserver",
+                           connection_limit=1000, channel_timeout=30)
+    app.extensions["mock"].threads.attach(server.task_dispatcher, most=threads)
+    server.run()
 
 
 def _prefork(settings: Settings, listener: socket.socket, workers: int, threads: int) -> int:

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from mockserver.contracts import Contract, Operation
 from mockserver.faults import Faults
+from mockserver.threads import ThreadBudget
 from mockserver.validation import Problem, RequestValidator, ResponseValidator
 from mockserver.vendor import ApiError, Call, Reply, Services, VendorApi
 
@@ -40,8 +41,9 @@ class Api:
 
 
 class Engine:
-    def __init__(self, apis: Mapping[str, Api], services: Services, faults: Faults) -> None:
-        self.apis, self.services, self.faults = apis, services, faults
+    def __init__(self, apis: Mapping[str, Api], services: Services, faults: Faults,
+                 threads: ThreadBudget) -> None:
+        self.apis, self.services, self.faults, self.threads = apis, services, faults, threads
 
     def dispatch(self, operation: Operation) -> Response:
         api = self.apis[operation.api]
@@ -59,7 +61,8 @@ class Engine:
     def _reply(self, api: Api, operation: Operation) -> Reply:
         verdict = self.faults.judge(operation, lambda: api.vendor.credential(request))
         if verdict.latency_ms:
-            time.sleep(verdict.latency_ms / 1000)
+            with self.threads.sleeping():
+                time.sleep(verdict.latency_ms / 1000)
         if verdict.status is not None:
             return documented_reply(api.contract, operation, verdict.status, verdict.retry_after)
         oversized = self._oversized(api, operation)

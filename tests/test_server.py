@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -179,6 +180,22 @@ def test_fault_latency_delays_matching_operations(mock):
     started = time.monotonic()
     assert uplift_list(mock).status_code == 200
     assert time.monotonic() - started >= 0.3
+
+
+def test_a_delayed_request_holds_up_no_other(mock):
+    """The mock serves with one thread until a request sleeps (mockserver/threads.py)."""
+    requests.post(mock.url("/__admin/faults"), timeout=10,
+                  json={"operation": "listCaptures", "api": "uplift", "latency_ms": 3000})
+    delayed = [threading.Thread(target=uplift_list, args=(mock,)) for _ in range(2)]
+    for thread in delayed:
+        thread.start()
+    time.sleep(0.3)  # both are asleep in the mock by now
+    other = requests.get(mock.url("/api/v1/file/1"), timeout=10,
+                         headers={"Authorization": "Bearer VSvXrNLlQCeCdTJjGUJgKw"})
+    assert other.status_code == 200
+    assert all(thread.is_alive() for thread in delayed), "the answer waited for the delay"
+    for thread in delayed:
+        thread.join()
 
 
 def test_rate_limit_is_per_credential_with_retry_after(mock):

@@ -1,8 +1,9 @@
 """Throughput and latency over loopback, 32 connections, every target in the same run.
 
 Targets: the mock as a user starts it (memory state, journal and full request validation
-on, one worker, 8 threads), the mock on SQLite with two workers, a bare Flask endpoint
-under the same waitress settings (the stack's ceiling), and Prism on the same spec. Each
+on, one worker serving with one thread, as it does while no request sleeps), the mock on
+SQLite with two workers, a bare Flask endpoint under the same waitress settings (the
+stack's ceiling), and Prism on the same spec. Each
 operation's measured time is split into rounds and the targets take turns within a round,
 so a burst of load from a neighbour on this shared machine hits all of them alike.
 """
@@ -29,7 +30,7 @@ from bench.operations import (
 from bench.prism import start_prism
 
 MOCK, MOCK_SQLITE, BARE, PRISM = "mock", "mock-sqlite-2w", "bare-flask", "prism"
-THREADS = 8  # mockserver serve's default --threads
+THREADS = 1  # how many threads serve the mock while no request sleeps (mockserver/threads.py)
 
 
 @dataclass
