@@ -2,7 +2,7 @@
 
 Under the GIL, more threads do not run Python faster; they hand the interpreter back and
 forth. Measured with wrk at 32 connections, one waitress thread serves the mock's requests
-1.7-2x faster than eight, with half the p99. But a request held back by a latency fault
+1.5-2x faster than eight, with half the p99. But a request held back by a latency fault
 would then hold up every other request, so a request about to sleep first calls in the
 other threads, and they retire when nobody sleeps any more.
 """
