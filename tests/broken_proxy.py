@@ -76,6 +76,15 @@ def rewrite_json(method: str, path: str, change: Callable[[Any], Any],
     return Breakage(method, path, respond)
 
 
+def drop_field(field: str) -> Callable[[Any], Any]:
+    """A ``rewrite_json`` change: the body without one top-level field."""
+    def change(body: Any) -> Any:
+        body.pop(field, None)
+        return body
+
+    return change
+
+
 def set_status(method: str, path: str, status: int, when_status: int | None = None) -> Breakage:
     def respond(exchange: Exchange, forward: Forward) -> Answer:
         answer = forward(exchange)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 from hypothesis import HealthCheck, settings
 
 # Property tests in this suite: "ci" is the default; "thorough" is for fuzzing sessions
@@ -152,6 +153,14 @@ def run_conformance(api: str, base_url: str, tmp_path: Any, *options: str) -> Co
     )
     document = json.loads(report.read_text()) if report.exists() else {}
     return ConformanceRun(completed.returncode, completed.stdout + completed.stderr, document)
+
+
+def run_with_profile(api: str, base_url: str, tmp_path: Any,
+                     profile: dict[str, Any]) -> ConformanceRun:
+    """The CLI given this profile (``--profile``, written as YAML)."""
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    return run_conformance(api, base_url, tmp_path, "--profile", str(path))
 
 
 def fresh(mock_factory: Callable[..., RunningMock], api: str) -> RunningMock:

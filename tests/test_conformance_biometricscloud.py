@@ -15,11 +15,12 @@ from broken_proxy import (
     BrokenProxy,
     Exchange,
     cache_first,
+    drop_field,
     rewrite_json,
     set_status,
     swap_header,
 )
-from conftest import assert_conforms, fresh, run_conformance
+from conftest import assert_conforms, fresh, run_conformance, run_with_profile
 
 PRIMARY = "Bearer VSvXrNLlQCeCdTJjGUJgKw"
 SECONDARY = "Bearer m15cI9rocXEjj6r325sTKw"
@@ -58,21 +59,11 @@ def test_without_the_mock_clock_it_conforms_and_says_what_it_skipped(mock, tmp_p
 
 
 def test_a_refused_token_stops_the_run(mock, tmp_path):
-    profile = tmp_path / "profile.yaml"
-    profile.write_text("biometricscloud:\n  primary: {token: not-a-token}\n"
-                       "  secondary: {token: m15cI9rocXEjj6r325sTKw}\n")
-    run = run_conformance("biometricscloud", mock.url("/api/v1"), tmp_path,
-                          "--profile", str(profile))
+    profile = {"biometricscloud": {"primary": {"token": "not-a-token"},
+                                   "secondary": {"token": "m15cI9rocXEjj6r325sTKw"}}}
+    run = run_with_profile("biometricscloud", mock.url("/api/v1"), tmp_path, profile)
     assert run.exit_status == 2, run.output
     assert "primary account's token was refused" in run.output
-
-
-def _drop(field):
-    def change(body):
-        body.pop(field, None)
-        return body
-
-    return change
 
 
 def _as_plain_text(exchange, forward) -> Answer:
@@ -170,7 +161,8 @@ def _signature_unchecked() -> Breakage:
 BROKEN = {
     "wrong status": (lambda: set_status("POST", FILES, 201, when_status=200),
                      "status_code_documented"),
-    "missing field": (lambda: rewrite_json("GET", RECORD, _drop("file_url")), "response_schema"),
+    "missing field": (lambda: rewrite_json("GET", RECORD, drop_field("file_url")),
+                      "response_schema"),
     "wrong type": (lambda: rewrite_json("GET", FILES,
                                         lambda body: {**body, "count": str(body["count"])}),
                    "response_schema"),

@@ -8,7 +8,6 @@ import uuid
 from dataclasses import replace
 
 import pytest
-import yaml
 
 from broken_proxy import (
     Answer,
@@ -19,7 +18,7 @@ from broken_proxy import (
     rewrite_json,
     set_status,
 )
-from conftest import assert_conforms, fresh, run_conformance
+from conftest import assert_conforms, fresh, run_conformance, run_with_profile
 
 PRIMARY_TOKEN = "903fc07decff1059951641d41e3045cd"
 SECONDARY_TOKEN = "cd7a005314c54a698beda40233600428"
@@ -50,9 +49,7 @@ def test_a_profile_without_a_login_skips_the_logout_and_says_so(mock, tmp_path):
     profile = mock.profile()
     for key in LOGIN_KEYS:
         profile["captureproof"]["primary"].pop(key)
-    path = tmp_path / "tokens-only.yaml"
-    path.write_text(yaml.safe_dump(profile))
-    run = run_conformance("captureproof", mock.url("/api/v1"), tmp_path, "--profile", str(path))
+    run = run_with_profile("captureproof", mock.url("/api/v1"), tmp_path, profile)
     assert run.exit_status == 0, run.output
     assert "skipped [delete_is_final]" in run.output
 
@@ -60,9 +57,7 @@ def test_a_profile_without_a_login_skips_the_logout_and_says_so(mock, tmp_path):
 def test_a_profile_whose_token_does_not_work_stops_the_run(mock, tmp_path):
     profile = mock.profile()
     profile["captureproof"]["primary"]["token"] = "f" * 32
-    path = tmp_path / "stale.yaml"
-    path.write_text(yaml.safe_dump(profile))
-    run = run_conformance("captureproof", mock.url("/api/v1"), tmp_path, "--profile", str(path))
+    run = run_with_profile("captureproof", mock.url("/api/v1"), tmp_path, profile)
     assert run.exit_status == 2, run.output
     assert "cannot list the captures" in run.output
 

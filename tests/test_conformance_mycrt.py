@@ -15,6 +15,7 @@ from broken_proxy import (
     Breakage,
     BrokenProxy,
     cache_first,
+    drop_field,
     rewrite_json,
     set_status,
 )
@@ -90,14 +91,6 @@ def test_a_login_the_profile_cannot_make_is_a_setup_error(mock, tmp_path):
     assert "cannot log in as admin@example.com" in run.output
 
 
-def _drop(field):
-    def change(body):
-        body.pop(field, None)
-        return body
-
-    return change
-
-
 def _ids_as_text(captures):
     return [{**capture, "id": str(capture["id"])} for capture in captures]
 
@@ -161,7 +154,7 @@ def _start_at_once(exchange, forward) -> Answer:
 BROKEN = {
     "wrong status": (lambda _: set_status("POST", CAPTURES, 201, when_status=200),
                      "status_code_documented"),
-    "missing field": (lambda _: rewrite_json("GET", CAPTURE, _drop("reason")),
+    "missing field": (lambda _: rewrite_json("GET", CAPTURE, drop_field("reason")),
                       "response_schema"),
     "wrong type": (lambda _: rewrite_json("GET", CAPTURES, _ids_as_text), "response_schema"),
     "skipped validation": (lambda _: Breakage("POST", CAPTURES, _accept_everything),

@@ -12,6 +12,7 @@ from broken_proxy import (
     Breakage,
     BrokenProxy,
     cache_first,
+    drop_field,
     rewrite_json,
     set_status,
     swap_header,
@@ -31,14 +32,6 @@ def mock(mock_factory):
 def test_the_mock_conforms(mock, tmp_path):
     run = run_conformance("uplift", mock.url("/v1"), tmp_path)
     assert_conforms(run, 3)
-
-
-def _drop(field):
-    def change(body):
-        body.pop(field, None)
-        return body
-
-    return change
 
 
 def _forge_reservation(exchange, forward) -> Answer:
@@ -84,7 +77,7 @@ def _expired_upload(exchange, forward) -> Answer:
 BROKEN = {
     "wrong status": (set_status("POST", "/v1/captures", 201, when_status=200),
                      "status_code_documented"),
-    "missing field": (rewrite_json("POST", "/v1/captures", _drop("upload_expires_at")),
+    "missing field": (rewrite_json("POST", "/v1/captures", drop_field("upload_expires_at")),
                       "response_schema"),
     "wrong type": (rewrite_json("GET", "/v1/captures",
                                 lambda body: {**body, "total_count": str(body["total_count"])}),

@@ -25,17 +25,24 @@ API = "uplift"
 TIMEOUT = 600
 
 
+def _timed(command: list[str], cwd: Path,
+           output: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run a tool to its end; its output is kept in WORK for a look afterwards."""
+    started = time.perf_counter()
+    completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
+                               timeout=TIMEOUT, check=False)
+    wall = time.perf_counter() - started
+    (WORK / output).write_text(completed.stdout + completed.stderr)
+    return completed, wall
+
+
 def _conformance(server: Server, examples: int) -> dict[str, Any]:
     report = WORK / "conformance-report.json"
     report.unlink(missing_ok=True)
     command = [PYTHON, "-m", "conformance", "run", "--api", API, "--base-url",
                f"{server.origin}/v1", "--max-examples", str(examples), "--seed", "0",
                "--report", str(report)]
-    started = time.perf_counter()
-    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                               timeout=TIMEOUT, check=False)
-    wall = time.perf_counter() - started
-    (WORK / "conformance.out").write_text(completed.stdout + completed.stderr)
+    completed, wall = _timed(command, ROOT, "conformance.out")
     if not report.exists():
         return {"error": f"exit {completed.returncode}: {completed.stderr[-300:]}"}
     document = json.loads(report.read_text())
@@ -64,11 +71,7 @@ def _schemathesis(server: Server, examples: int) -> dict[str, Any]:
                 "-H", f"Authorization: Bearer {UPLIFT_KEY}", "--max-examples", str(examples),
                 "--seed", "0", "--workers", "1", "--no-color", "--report", "har",
                 "--report-har-path", str(har)]
-    started = time.perf_counter()
-    completed = subprocess.run(command, cwd=WORK, capture_output=True, text=True,
-                               timeout=TIMEOUT, check=False)
-    wall = time.perf_counter() - started
-    (WORK / "schemathesis.out").write_text(completed.stdout + completed.stderr)
+    completed, wall = _timed(command, WORK, "schemathesis.out")
     generated = re.search(r"(\d+) generated", completed.stdout)
     if generated is None:
         return {"error": f"exit {completed.returncode}: {completed.stdout[-300:]}"}

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from flask import Request
 
+#: the ``error`` names CaptureProof and Uplift give their statuses
+ERROR_NAMES = {
+    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+    405: "MethodNotAllowed", 413: "PayloadTooLarge", 429: "TooManyRequests",
+    500: "InternalServerError", 503: "ServiceUnavailable",
+}
+
 
 def bearer_token(request: Request) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive)."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import Request
 
+from mockserver.apis._common import ERROR_NAMES
 from mockserver.clock import isoformat, parse_datetime
 from mockserver.engine import MAX_BODY_BYTES
 from mockserver.fixtures import FixturesError
@@ -57,11 +58,6 @@ POLICY_CONDITIONS: list[Any] = [
 CREDENTIAL_FIELDS = ("x-amz-server-side-encryption", "key", "acl", "AWSAccessKeyId", "policy",
                      "signature", "success_action_status", "X-Requested-With")
 
-ERROR_NAMES = {
-    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-    405: "MethodNotAllowed", 413: "PayloadTooLarge", 429: "TooManyRequests",
-    500: "InternalServerError", 503: "ServiceUnavailable",
-}
 INVALID_TOKEN = "Invalid or missing session token"
 INVALID_LOGIN = "Invalid email, password or app_id"
 PROOF_NOT_FOUND = "Patient or proof not found"

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Request
 
-from mockserver.apis._common import bearer_token, uuid_schema
+from mockserver.apis._common import ERROR_NAMES, bearer_token, uuid_schema
 from mockserver.clock import isoformat, parse_datetime
 from mockserver.fixtures import FixturesError
 from mockserver.validation import Problem
@@ -26,11 +26,6 @@ UPLOAD_WINDOW = timedelta(minutes=30)
 PROCESSING_TIME = timedelta(seconds=60)
 MAX_VIDEO_BYTES = 5 * 1024**3
 
-ERROR_NAMES = {
-    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-    405: "MethodNotAllowed", 413: "PayloadTooLarge", 429: "TooManyRequests",
-    500: "InternalServerError", 503: "ServiceUnavailable",
-}
 FORBIDDEN = "You do not have permission to access this resource."
 NO_EXECUTION_USER = "The organization does not have an execution user configured for captures."
 
