@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -55,7 +56,7 @@ def admin_blueprint(mock: Any, admin_token: str | None) -> Blueprint:
     @blueprint.get("/requests")
     def journal() -> Response:
         limit = request.args.get("limit", "1000")
-        if not limit.isdigit():
+        if not (limit.isascii() and limit.isdigit()):
             raise AdminError(400, "limit must be a non-negative integer")
         return jsonify(requests=mock.journal.newest_first(int(limit)))
 
@@ -106,14 +107,20 @@ def _json_object() -> dict[str, Any]:
 
 
 def _move_clock(clock: Any, body: dict[str, Any]) -> Any:
-    if set(body) == {"advance_seconds"}:
-        seconds = body["advance_seconds"]
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-            raise AdminError(400, "advance_seconds must be a number")
-        return clock.advance(seconds)
-    if set(body) == {"now"} and isinstance(body["now"], str):
-        try:
+    try:
+        if set(body) == {"advance_seconds"}:
+            seconds = body["advance_seconds"]
+            if not _finite_number(seconds):
+                raise AdminError(400, "advance_seconds must be a finite number")
+            return clock.advance(seconds)
+        if set(body) == {"now"} and isinstance(body["now"], str):
             return clock.set(parse_datetime(body["now"]))
-        except ValueError as error:
-            raise AdminError(400, str(error)) from None
+    except ValueError as error:
+        raise AdminError(400, str(error)) from None
     raise AdminError(400, 'send {"advance_seconds": N} or {"now": "<ISO-8601>"}')
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return not isinstance(value, float) or math.isfinite(value)

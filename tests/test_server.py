@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import free_port, start_mock
 
@@ -132,6 +136,68 @@ def test_clock_moves_and_reset_brings_it_back(mock):
     assert requests.get(mock.url("/__admin/clock"), timeout=10).json()["now"][:4] < "2031"
 
 
+def mock_time(server) -> datetime:
+    now = requests.get(server.url("/__admin/clock"), timeout=10).json()["now"]
+    return datetime.fromisoformat(now.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('{"advance_seconds": NaN}', "finite"),
+    ('{"advance_seconds": Infinity}', "finite"),
+    ('{"advance_seconds": 1e300}', "range"),
+    ('{"advance_seconds": 1%s}' % ("0" * 400), "range"),
+    ('{"advance_seconds": -1e12}', "range"),
+    ('{"now": "9999-12-31T23:59:59Z"}', "range"),
+    ('{"now": "0215-01-01T00:00:00Z"}', "range"),
+    ('{"now": "1969-12-31T23:59:59Z"}', "range"),
+])
+def test_a_clock_move_out_of_range_is_400_and_the_clock_stays(mock, body, message):
+    before = mock_time(mock)
+    response = requests.post(mock.url("/__admin/clock"), data=body, timeout=10,
+                             headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+    assert abs((mock_time(mock) - before).total_seconds()) < 60
+
+
+_JSON_SCALARS = (st.none() | st.booleans() | st.integers() | st.integers(10**18, 10**400)
+                 | st.floats() | st.text(max_size=12)
+                 | st.datetimes().map(lambda moment: moment.isoformat() + "Z"))
+_JSON_VALUES = st.recursive(_JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
+                            | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                            max_leaves=6)
+_ADMIN_FIELDS = {"/__admin/clock": ["advance_seconds", "now"],
+                 "/__admin/faults": ["api", "operation", "latency_ms", "status", "rate_limit",
+                                     "window_seconds"]}
+
+
+@pytest.mark.parametrize("path", list(_ADMIN_FIELDS))
+def test_any_json_to_the_admin_api_is_answered_or_a_clean_400(mock_factory, path):
+    """NaN, Infinity, huge integers, dates past year 9999 or before year 1000, wrong types:
+    the admin API answers or refuses in its own format, and never fails."""
+    server = mock_factory("--api", "uplift", "--api", "mycrt")
+    fields = _ADMIN_FIELDS[path]
+    documented = st.sampled_from(fields).flatmap(
+        lambda name: st.fixed_dictionaries({name: _JSON_VALUES}))
+    mixed = st.fixed_dictionaries({}, optional={name: _JSON_VALUES for name in fields})
+    anything = st.dictionaries(st.sampled_from(fields) | st.text(max_size=8), _JSON_VALUES,
+                               max_size=3) | _JSON_VALUES
+
+    @given(body=documented | mixed | anything)
+    def answered_or_refused(body: object) -> None:
+        response = requests.post(server.url(path), data=json.dumps(body), timeout=10,
+                                 headers={"Content-Type": "application/json"})
+        assert response.status_code in (200, 201) or (
+            response.status_code == 400 and response.json()["error"] == "AdminError"
+        ), (response.status_code, response.text[:300])
+
+    try:
+        answered_or_refused()
+    finally:
+        server.reset()
+        requests.delete(server.url("/__admin/faults"), timeout=10)
+
+
 def test_reset_restores_the_fixtures(mock):
     requests.post(mock.url("/v1/captures"), timeout=10, headers={"Authorization": UPLIFT_KEY},
                   json={"athlete_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
@@ -152,6 +218,21 @@ def test_journal_lists_requests_newest_first_with_validation_errors(mock):
     assert (newest["method"], newest["path"], newest["status"]) == ("GET", "/v1/captures", 200)
     assert previous["status"] == 400 and previous["operation"] == "listCaptures"
     assert any("query.limit" in error for error in previous["validation_errors"])
+
+
+@pytest.mark.parametrize("limit", ["1" + "0" * 30, str(2**63)])
+def test_a_journal_limit_beyond_what_it_keeps_lists_everything(mock, limit):
+    uplift_list(mock)
+    response = requests.get(mock.url("/__admin/requests"), params={"limit": limit}, timeout=10)
+    assert response.status_code == 200
+    assert response.json()["requests"][0]["path"] == "/v1/captures"
+
+
+@pytest.mark.parametrize("limit", ["\u00b2", "\u0661"])  # superscript two, Arabic-Indic one
+def test_a_journal_limit_in_other_digits_is_400(mock, limit):
+    response = requests.get(mock.url("/__admin/requests"), params={"limit": limit}, timeout=10)
+    assert response.status_code == 400
+    assert response.json()["error"] == "AdminError"
 
 
 def test_fault_error_status_answers_the_documented_body(mock):

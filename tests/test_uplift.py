@@ -192,3 +192,12 @@ def test_early_capture_times_keep_four_digit_years(server):
     session_id = reserve(server, capture_time="0215-07-17T01:02:03Z").json()["session_id"]
     capture = call(server, "GET", f"/captures/{session_id}").json()
     assert capture["capture_time"] == "0215-07-17T01:02:03.000Z"
+
+
+@pytest.mark.parametrize("now", ["1970-01-01T00:00:00Z", "8999-12-31T23:00:00Z"])
+def test_reserve_and_upload_work_at_both_ends_of_the_mock_clock(server, now):
+    requests.post(server.url("/__admin/clock"), json={"now": now}, timeout=10).raise_for_status()
+    reservation = reserve(server, capture_time=now)
+    assert reservation.status_code == 200
+    assert reservation.json()["upload_expires_at"][:4] == now[:4]
+    assert upload(reservation.json()).status_code == 204
