@@ -38,6 +38,8 @@ _KIND = "s3object"
 _UNCHECKED_FIELDS = {"policy", "signature", "awsaccesskeyid", "x-amz-signature", "file"}
 #: the mock keeps uploads in memory or SQLite, so it accepts less than S3's 5 GiB
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+#: S3 refuses a presigned URL valid for longer than a week
+MAX_EXPIRES_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,7 @@ class ObjectStore:
         except ValueError:
             raise S3Error(400, "AuthorizationQueryParametersError",
                           "X-Amz-Date or X-Amz-Expires is malformed.") from None
+        _check_expires_bounds(expires_in)
         base_query = {k: v for k, v in query.items() if not k.startswith("X-Amz-")}
         url = self._object_url(host_url, bucket, key)
         if base_query:
@@ -248,7 +251,7 @@ class ObjectStore:
             raise S3Error(403, "SignatureDoesNotMatch",
                           "The request signature we calculated does not match the signature "
                           "you provided. Check your key and signing method.")
-        if self._clock.now() > utc(moment) + timedelta(seconds=expires_in):
+        if self._clock.now() - utc(moment) > timedelta(seconds=expires_in):
             raise S3Error(403, "AccessDenied", "Request has expired",
                           Expires=isoformat(utc(moment) + timedelta(seconds=expires_in)))
 
@@ -265,6 +268,17 @@ class _ClockedQueryAuth(S3SigV4QueryAuth):
 
 def _sigv4_timestamp(moment: datetime) -> str:
     return utc(moment).strftime(SIGV4_TIMESTAMP)
+
+
+def _check_expires_bounds(expires_in: int) -> None:
+    """S3's own limits, and what keeps the expiry inside what a datetime holds."""
+    if expires_in < 0:
+        raise S3Error(400, "AuthorizationQueryParametersError",
+                      "X-Amz-Expires must be non-negative")
+    if expires_in > MAX_EXPIRES_SECONDS:
+        raise S3Error(400, "AuthorizationQueryParametersError",
+                      f"X-Amz-Expires must be less than a week (in seconds) that is "
+                      f"{MAX_EXPIRES_SECONDS}")
 
 
 def _without_signature(url: str, query: MultiDict[str, str]) -> str:

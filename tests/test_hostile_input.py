@@ -4,11 +4,17 @@ mock keeps serving (no 5xx in the journal)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import requests
+import yaml
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 ELEVEN_MIB = 11 * 1024 * 1024
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "default.yaml"
 
 
 @dataclass(frozen=True)
@@ -129,3 +135,25 @@ def test_tampered_and_expired_presigned_urls_are_refused(server):
     server.advance(901)
     expired = requests.get(url, timeout=10)
     assert expired.status_code == 403 and "expired" in expired.text
+
+
+def presign(url: str, expires: int) -> str:
+    """What boto3's ``generate_presigned_url`` sends, with the fixtures' object-store keys."""
+    keys = yaml.safe_load(FIXTURES.read_text("utf-8"))["object_store"]
+    request = AWSRequest(method="GET", url=url)
+    S3SigV4QueryAuth(Credentials(keys["access_key_id"], keys["secret_access_key"]), "s3",
+                     "us-east-1", expires=expires).add_auth(request)
+    return str(request.url)
+
+
+@pytest.mark.parametrize(("expires", "message"), [
+    (604801, "less than a week"), (10**20, "less than a week"), (-5, "non-negative")])
+def test_a_validly_signed_url_beyond_s3s_expiry_limits_is_400(server, expires, message):
+    server.reset()  # the mock clock back to real time, which botocore signs with
+    headers = TARGETS["biometricscloud"].headers
+    url = requests.get(server.url("/api/v1/file/1"), headers=headers,
+                       timeout=10).json()["file_url"]
+    assert requests.get(presign(url.split("?")[0], 60), timeout=10).status_code == 200
+    refused = requests.get(presign(url.split("?")[0], expires), timeout=10)
+    assert refused.status_code == 400, refused.text
+    assert "AuthorizationQueryParametersError" in refused.text and message in refused.text
