@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -216,7 +217,7 @@ class ObjectStore:
                           "The request signature we calculated does not match the signature "
                           "you provided. Check your key and signing method.")
         policy = _decode_policy(encoded)
-        if self._clock.now() > parse_datetime(str(policy.get("expiration", ""))):
+        if self._clock.now() > _expiration(policy):
             raise S3Error(403, "AccessDenied", "Invalid according to Policy: Policy expired.")
         return policy
 
@@ -301,6 +302,17 @@ def _decode_policy(encoded: str) -> dict[str, Any]:
     return policy
 
 
+def _expiration(policy: Mapping[str, Any]) -> datetime:
+    expiration = policy.get("expiration")
+    if expiration is None:
+        raise S3Error(400, "InvalidPolicyDocument", "Invalid Policy: Policy missing expiration.")
+    if isinstance(expiration, str):
+        with contextlib.suppress(ValueError):
+            return parse_datetime(expiration)
+    raise S3Error(400, "InvalidPolicyDocument",
+                  f"Invalid Policy: Invalid 'expiration' value: {json.dumps(expiration)}")
+
+
 def _check_conditions(conditions: list[Any], fields: Mapping[str, str], size: int) -> None:
     covered = {"bucket"}
     for condition in conditions:
@@ -318,6 +330,8 @@ def _check_condition(condition: Any, fields: Mapping[str, str], size: int) -> st
     """Check one policy condition; return the (lower-case) field it covers."""
     failed = S3Error(403, "AccessDenied", "Invalid according to Policy: "
                      f"Policy Condition failed: {json.dumps(condition)}")
+    invalid = S3Error(400, "InvalidPolicyDocument",
+                      f"Invalid Policy: Invalid Condition: {json.dumps(condition)}")
     if isinstance(condition, dict) and len(condition) == 1:
         ((name, expected),) = condition.items()
         if fields.get(name.lower()) != str(expected):
@@ -325,7 +339,9 @@ def _check_condition(condition: Any, fields: Mapping[str, str], size: int) -> st
         return name.lower()
     is_triple = isinstance(condition, list) and len(condition) == 3
     if is_triple and condition[0] == "content-length-range":
-        low, high = int(condition[1]), int(condition[2])
+        low, high = _size_bound(condition[1]), _size_bound(condition[2])
+        if low is None or high is None:
+            raise invalid
         if size > min(high, MAX_UPLOAD_BYTES):
             raise S3Error(400, "EntityTooLarge",
                           "Your proposed upload exceeds the maximum allowed size")
@@ -341,8 +357,16 @@ def _check_condition(condition: Any, fields: Mapping[str, str], size: int) -> st
         ):
             raise failed
         return name
-    raise S3Error(400, "InvalidPolicyDocument",
-                  f"Invalid Policy: Invalid Condition: {json.dumps(condition)}")
+    raise invalid
+
+
+def _size_bound(value: Any) -> int | None:
+    """A byte count as a policy may write it: an integer, or its decimal digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 def _upload_answer(success_status: str, stored: StoredObject) -> Response:

@@ -3,15 +3,23 @@ mock keeps serving (no 5xx in the journal)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
 import yaml
-from botocore.auth import S3SigV4QueryAuth
+from botocore.auth import S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given
+from hypothesis import strategies as st
+
+from documents import json_bodies
 
 ELEVEN_MIB = 11 * 1024 * 1024
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "default.yaml"
@@ -137,13 +145,28 @@ def test_tampered_and_expired_presigned_urls_are_refused(server):
     assert expired.status_code == 403 and "expired" in expired.text
 
 
+def object_store_keys() -> Credentials:
+    keys = yaml.safe_load(FIXTURES.read_text("utf-8"))["object_store"]
+    return Credentials(keys["access_key_id"], keys["secret_access_key"])
+
+
 def presign(url: str, expires: int) -> str:
     """What boto3's ``generate_presigned_url`` sends, with the fixtures' object-store keys."""
-    keys = yaml.safe_load(FIXTURES.read_text("utf-8"))["object_store"]
     request = AWSRequest(method="GET", url=url)
-    S3SigV4QueryAuth(Credentials(keys["access_key_id"], keys["secret_access_key"]), "s3",
-                     "us-east-1", expires=expires).add_auth(request)
+    S3SigV4QueryAuth(object_store_keys(), "s3", "us-east-1", expires=expires).add_auth(request)
     return str(request.url)
+
+
+def signed_post_fields(policy: object) -> dict[str, str]:
+    """What boto3's ``generate_presigned_post`` sends, for any policy document at all."""
+    request = AWSRequest(method="POST", url="https://s3.amazonaws.com/")
+    request.context["timestamp"] = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    signer = SigV4Auth(object_store_keys(), "s3", "us-east-1")
+    encoded = base64.b64encode(json.dumps(policy).encode()).decode()
+    return {"policy": encoded, "x-amz-algorithm": "AWS4-HMAC-SHA256",
+            "x-amz-credential": signer.scope(request),
+            "x-amz-date": request.context["timestamp"],
+            "x-amz-signature": signer.signature(encoded, request)}
 
 
 @pytest.mark.parametrize(("expires", "message"), [
@@ -157,3 +180,72 @@ def test_a_validly_signed_url_beyond_s3s_expiry_limits_is_400(server, expires, m
     refused = requests.get(presign(url.split("?")[0], expires), timeout=10)
     assert refused.status_code == 400, refused.text
     assert "AuthorizationQueryParametersError" in refused.text and message in refused.text
+
+
+_SCALARS = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
+            | st.datetimes().map(lambda moment: moment.isoformat() + "Z"))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(st.text(max_size=5), inner, max_size=2), max_leaves=5)
+_CONDITIONS = (st.dictionaries(st.sampled_from(["key", "bucket", "Content-Type"])
+                               | st.text(max_size=5), _VALUES, min_size=1, max_size=1)
+               | st.tuples(st.just("content-length-range"), _VALUES, _VALUES).map(list)
+               | st.tuples(st.sampled_from(["eq", "starts-with"]) | st.text(max_size=5),
+                           st.sampled_from(["$key", "$Content-Type"]) | _VALUES, _VALUES).map(list)
+               | _VALUES)
+_POLICIES = st.fixed_dictionaries({}, optional={"expiration": _VALUES,
+                                                "conditions": st.lists(_CONDITIONS, max_size=4)
+                                                | _VALUES}) | _VALUES
+_FORM_VALUES = st.text(st.characters(codec="utf-8"), max_size=12)
+
+
+def uplift_upload_url(server) -> str:
+    server.reset()
+    return requests.post(server.url(TARGETS["uplift"].create), timeout=10,
+                         headers=TARGETS["uplift"].headers,
+                         json=json_bodies("004")[0]).json()["upload_url"]
+
+
+def post_upload(upload_url: str, fields: dict[str, str]) -> requests.Response:
+    return requests.post(upload_url, data=fields, timeout=10,
+                         files={"file": ("a.mov", b"movie", "video/quicktime")})
+
+
+@pytest.mark.parametrize(("policy", "message"), [
+    ({"conditions": []}, "Invalid Policy: Policy missing expiration."),
+    ({"expiration": 5, "conditions": []}, "Invalid Policy: Invalid 'expiration' value: 5"),
+    ({"expiration": "2099-01-01T00:00:00Z", "conditions": [["content-length-range", "a", 9]]},
+     "Invalid Policy: Invalid Condition: "),
+])
+def test_a_signed_policy_s3_cannot_read_is_400_invalid_policy_document(server, policy, message):
+    refused = post_upload(uplift_upload_url(server), signed_post_fields(policy))
+    assert refused.status_code == 400
+    assert "<Code>InvalidPolicyDocument</Code>" in refused.text and message in refused.text
+
+
+def test_any_policy_signed_with_valid_keys_is_stored_or_refused_never_a_crash(server):
+    """A client holding the keys can sign any policy document at all: missing expiry,
+    non-numeric sizes, NaN, odd operators. S3 answers each with its own XML, never a 500."""
+    upload_url = uplift_upload_url(server)
+
+    @given(policy=_POLICIES, form=st.dictionaries(
+        st.sampled_from(["key", "Content-Type", "success_action_status"]), _FORM_VALUES))
+    def stored_or_refused(policy: object, form: dict[str, str]) -> None:
+        response = post_upload(upload_url, {**form, **signed_post_fields(policy)})
+        assert response.status_code in (200, 201, 204) or (
+            response.status_code in (400, 403) and response.text.startswith("<?xml")
+        ), (response.status_code, response.text[:300])
+
+    stored_or_refused()
+
+
+@given(query=st.fixed_dictionaries({}, optional={
+    name: _FORM_VALUES | st.integers().map(str)
+    | st.datetimes().map(lambda moment: moment.strftime("%Y%m%dT%H%M%SZ"))
+    for name in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+                 "X-Amz-SignedHeaders", "X-Amz-Signature")}), key=_FORM_VALUES)
+def test_any_presigned_get_query_is_refused_in_s3s_format(server, query, key):
+    response = requests.get(server.url(f"/s3/biometricscloud-records/{quote(key)}"),
+                            params=query, timeout=10)
+    assert response.status_code in (400, 403, 404, 405), (response.status_code,
+                                                          response.text[:300])
+    assert response.text.startswith("<?xml")
