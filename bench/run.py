@@ -91,8 +91,9 @@ def _context(results: dict[str, dict[str, Any] | None]) -> str:
         return "no results"
     loads = [document["machine"]["loadavg_1m"] for document in documents]
     tool = ((results.get("throughput") or {}).get("result") or {}).get("load_tool", "-")
-    first = min(document["generated_at"] for document in documents)
-    return (f"{first[:16].replace('T', ' ')} UTC, {documents[0]['machine']['cpus']} cores, "
+    times = sorted({document["generated_at"][:16].replace("T", " ") for document in documents})
+    when = times[0] if len(times) == 1 else f"{times[0]} to {times[-1][11:]}"  # --only: mixed
+    return (f"{when} UTC, {documents[0]['machine']['cpus']} cores, "
             f"load generator {tool}, 1-minute load average {min(loads)}-{max(loads)} "
             f"at the sections' starts")
 
