@@ -272,7 +272,7 @@ def _sigv4_timestamp(moment: datetime) -> str:
 
 
 def _check_expires_bounds(expires_in: int) -> None:
-    """S3's own limits, and what keeps the expiry inside what a datetime holds."""
+    """S3's own limits on a presigned URL's lifetime, checked before its signature."""
     if expires_in < 0:
         raise S3Error(400, "AuthorizationQueryParametersError",
                       "X-Amz-Expires must be non-negative")
