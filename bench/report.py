@@ -6,6 +6,7 @@ section and the summary still covers the others from their last run (each row sa
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -101,58 +102,63 @@ def _ratio_text(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
 
 
+def section_result(results: dict[str, dict[str, Any] | None], name: str) -> dict[str, Any] | None:
+    """A section's figures from its JSON document, or None when it never ran."""
+    return (results.get(name) or {}).get("result")
+
+
 def all_rows(results: dict[str, dict[str, Any] | None]) -> list[Row]:
     def section(name: str) -> dict[str, Any] | None:
-        document = results.get(name)
-        return document.get("result") if document else None
+        return section_result(results, name)
 
     return [*throughput_rows(section("throughput")),
             *startup_rows(section("startup"), section("throughput")),
             *scale_rows(section("scale")), *conformance_rows(section("conformance"))]
 
 
-def markdown_table(rows: list[Row]) -> str:
-    lines = ["| target | measured | wanted | verdict |", "|---|---|---|---|"]
-    lines += [f"| {row.target} | {row.measured} | {row.wanted} | {row.verdict} |"
-              for row in rows]
+def _markdown(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    lines = [f"| {' | '.join(header)} |", f"|{'---|' * len(header)}"]
+    lines += [f"| {' | '.join(map(str, row))} |" for row in rows]
     return "\n".join(lines)
+
+
+def markdown_table(rows: list[Row]) -> str:
+    return _markdown(("target", "measured", "wanted", "verdict"),
+                     ((row.target, row.measured, row.wanted, row.verdict) for row in rows))
 
 
 def throughput_table(result: dict[str, Any] | None) -> str:
     """Requests per second and latency of every target, one row per operation."""
     if not result:
         return "(throughput not measured)"
-    names = ("mock", "mock-sqlite-2w", "bare-flask", "prism")
-    header = ("| operation | mock req/s | p50 ms | p99 ms | mock sqlite 2 workers req/s | "
-              "bare Flask req/s | bare Flask p99 ms | Prism req/s | Prism p99 ms |")
-    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
-    for key, outcome in result.get("operations", {}).items():
-        cells = {name: outcome.get(name, {}) for name in names}
-        lines.append(
-            f"| {outcome.get('label', key)} | {_rps(cells['mock'])} | "
-            f"{cells['mock'].get('p50_ms', '-')} | {cells['mock'].get('p99_ms', '-')} | "
-            f"{_rps(cells['mock-sqlite-2w'])} | {_rps(cells['bare-flask'])} | "
-            f"{cells['bare-flask'].get('p99_ms', '-')} | "
-            f"{_rps(cells['prism'])} | {cells['prism'].get('p99_ms', '-')} |")
-    return "\n".join(lines)
+    def row(key: str, outcome: dict[str, Any]) -> tuple[object, ...]:
+        mock, sqlite, bare, prism = (outcome.get(name, {}) for name in
+                                     ("mock", "mock-sqlite-2w", "bare-flask", "prism"))
+        return (outcome.get("label", key), _rps(mock), mock.get("p50_ms", "-"),
+                mock.get("p99_ms", "-"), _rps(sqlite), _rps(bare), bare.get("p99_ms", "-"),
+                _rps(prism), prism.get("p99_ms", "-"))
+
+    return _markdown(("operation", "mock req/s", "p50 ms", "p99 ms",
+                      "mock sqlite 2 workers req/s", "bare Flask req/s", "bare Flask p99 ms",
+                      "Prism req/s", "Prism p99 ms"),
+                     (row(key, outcome) for key, outcome in result.get("operations", {}).items()))
 
 
 def validation_table(result: dict[str, Any] | None) -> str:
     """Microseconds per request in process (median), and the validator's share of it."""
     if not result:
         return "(validation cost not measured)"
-    lines = ["| operation | whole request, mock (µs) | whole request, bare Flask (µs) | "
-             "mock's validator (µs) | openapi-core unmarshal (µs) | validator share |",
-             "|---|---|---|---|---|---|"]
-    for key, outcome in result.get("operations", {}).items():
+    def row(key: str, outcome: dict[str, Any]) -> tuple[object, ...]:
         whole = outcome.get("full_request", {}).get("median_us")
         validator = outcome.get("mock_validator", {}).get("median_us")
         share = f"{validator / whole:.0%}" if whole and validator else "-"
-        lines.append(
-            f"| {outcome.get('label', key)} | {_us(outcome, 'full_request')} | "
-            f"{_us(outcome, 'bare_flask_request')} | {_us(outcome, 'mock_validator')} | "
-            f"{_us(outcome, 'openapi_core_unmarshal')} | {share} |")
-    return "\n".join(lines)
+        return (outcome.get("label", key), _us(outcome, "full_request"),
+                _us(outcome, "bare_flask_request"), _us(outcome, "mock_validator"),
+                _us(outcome, "openapi_core_unmarshal"), share)
+
+    return _markdown(("operation", "whole request, mock (µs)", "whole request, bare Flask (µs)",
+                      "mock's validator (µs)", "openapi-core unmarshal (µs)", "validator share"),
+                     (row(key, outcome) for key, outcome in result.get("operations", {}).items()))
 
 
 def _us(outcome: dict[str, Any], name: str) -> str:
@@ -166,21 +172,18 @@ def scale_table(result: dict[str, Any] | None) -> str:
     """Median milliseconds per page of 10 at each size, and the cost of filling the store."""
     if not result:
         return "(scale not measured)"
-    lines = ["| store | records | first page (ms) | page after mid id (ms) | "
-             "both, less the journal write (ms) | fill time (s) | process RSS (MB) |",
-             "|---|---|---|---|---|---|---|"]
-    for run in result.get("scenarios", []):
+    def row(run: dict[str, Any]) -> tuple[object, ...]:
         if "error" in run:
-            lines.append(f"| {run['store']} | {run['records']:,} | error: "
-                         f"{str(run['error'])[:80]} | | | | |")
-            continue
-        lines.append(f"| {run['store']} | {run['records']:,} | "
-                     f"{run['first_page']['median_ms']:.2f} | "
-                     f"{run['deep_page']['median_ms']:.2f} | "
-                     f"{_handler(run['first_page'])} / {_handler(run['deep_page'])} | "
-                     f"{run['build_seconds']:.1f} | "
-                     f"{run['rss_mib'] * MIB_TO_MB:.0f} |")
-    return "\n".join(lines)
+            return (run["store"], f"{run['records']:,}", f"error: {str(run['error'])[:80]}",
+                    "", "", "", "")
+        return (run["store"], f"{run['records']:,}", f"{run['first_page']['median_ms']:.2f}",
+                f"{run['deep_page']['median_ms']:.2f}",
+                f"{_handler(run['first_page'])} / {_handler(run['deep_page'])}",
+                f"{run['build_seconds']:.1f}", f"{run['rss_mib'] * MIB_TO_MB:.0f}")
+
+    return _markdown(("store", "records", "first page (ms)", "page after mid id (ms)",
+                      "both, less the journal write (ms)", "fill time (s)", "process RSS (MB)"),
+                     map(row, result.get("scenarios", [])))
 
 
 def _handler(page: dict[str, Any]) -> str:

@@ -69,12 +69,9 @@ def _write_summary() -> dict[str, Any]:
     document = report.summary(results)
     common.write_result("summary", document)
     rows = report.all_rows(results)
-    def section(name: str) -> dict[str, Any] | None:
-        return (results.get(name) or {}).get("result")
-
-    details = (f"{report.throughput_table(section('throughput'))}\n\n"
-               f"{report.validation_table(section('validation'))}\n\n"
-               f"{report.scale_table(section('scale'))}\n")
+    details = (f"{report.throughput_table(report.section_result(results, 'throughput'))}\n\n"
+               f"{report.validation_table(report.section_result(results, 'validation'))}\n\n"
+               f"{report.scale_table(report.section_result(results, 'scale'))}\n")
     markdown = (f"Measured with `{report.COMMAND}` ({_context(results)})\n\n"
                 f"{report.markdown_table(rows)}\n\n{details}")
     (common.RESULTS / "summary.md").write_text(markdown)
