@@ -19,7 +19,7 @@ from botocore.credentials import Credentials
 from hypothesis import given
 from hypothesis import strategies as st
 
-from documents import json_bodies
+from documents import document_body
 
 ELEVEN_MIB = 11 * 1024 * 1024
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "default.yaml"
@@ -202,7 +202,7 @@ def uplift_upload_url(server) -> str:
     server.reset()
     return requests.post(server.url(TARGETS["uplift"].create), timeout=10,
                          headers=TARGETS["uplift"].headers,
-                         json=json_bodies("004")[0]).json()["upload_url"]
+                         json=document_body("004", 0)).json()["upload_url"]
 
 
 def post_upload(upload_url: str, fields: dict[str, str]) -> requests.Response:

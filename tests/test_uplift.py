@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from documents import json_bodies
+from documents import document_body
 
 PRIMARY_KEY = "upl_live_pinecrest_8f2d61c0b7a94e3f"
 SECONDARY_KEY = "upl_live_riverside_3a9c50d2e81f4b67"
@@ -17,7 +17,7 @@ SECONDARY_ATHLETE = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
 SECONDARY_GROUP = "2b4d6f80-1a3c-4e5f-9071-8b2d4f6a8c0e"
 APP_SOURCED_GROUP = "7e3b1d9c-5a2f-4c8e-b6d0-2f4a6c8e0b13"
 OTHER_PRIMARY_ATHLETE = "5d1e7c3a-9b2f-4e6d-8a1c-3f5b7d9e0a12"
-SAMPLE = json_bodies("004")[0]
+SAMPLE = document_body("004", 0)
 
 
 @pytest.fixture
