@@ -157,7 +157,7 @@ def uplift_create(session, server, label, timeout=TIMEOUT):
         "session_group_id": "11111111-2222-3333-4444-555555555555",
         "file_name": f"{label}.mov",
         "camera_configuration": {"camera_setup_selection": "single.down_the_line"},
-        "movement_attributes": {"activity": "golf", "movement": "full_swing"}})
+        "movement_attributes": {"activity": "golf", "movement": "full_swing", "label": label}})
     return response, response.json()["session_id"] if response.status_code == 200 else None
 
 
@@ -169,7 +169,7 @@ def uplift_listing(server):
         assert page["total_count"] == total, "total_count changed between pages"
         if not page["captures"]:
             break
-        listed += [(c["session_id"], c["file_name"].removesuffix(".mov"))
+        listed += [(c["session_id"], c["label"])
                    for c in page["captures"]]
         offset += len(page["captures"])
     assert len(listed) == total, f"total_count says {total}, the pages hold {len(listed)}"

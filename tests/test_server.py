@@ -330,7 +330,7 @@ def test_sqlite_state_survives_a_restart(tmp_path):
     try:
         kept = requests.get(second.url(f"/v1/captures/{created['session_id']}"), timeout=10,
                             headers={"Authorization": UPLIFT_KEY})
-        assert kept.status_code == 200 and kept.json()["file_name"] == "kept.mov"
+        assert kept.status_code == 200 and kept.json()["movement"] == "putt"
     finally:
         second.stop()
 

@@ -66,8 +66,10 @@ def test_upload_then_processing_then_completed(server):
     assert call(server, "GET", capture_url).json()["status"] == "processing"
     server.advance(61)
     capture = call(server, "GET", capture_url).json()
-    assert capture["status"] == "completed"
-    assert capture["file_name"] == "swing-001.mov"
+    assert capture == {"session_id": reservation["session_id"],
+                       "athlete_id": SAMPLE["athlete_id"], "activity": "golf",
+                       "movement": "full_swing", "status": "completed", "error": None,
+                       "capture_time": SAMPLE["capture_time"], "fps_detected": 240}
 
 
 def test_upload_window_closes_after_30_minutes(server):
@@ -80,7 +82,8 @@ def test_upload_window_closes_after_30_minutes(server):
     assert expired.status_code == 403
     assert "<Code>AccessDenied</Code>" in expired.text
     capture = call(server, "GET", f"/captures/{reservation['session_id']}").json()
-    assert capture["status"] == "error" and capture["error_message"]
+    assert capture["status"] == "error" and capture["error"]
+    assert capture["fps_detected"] is None
 
 
 def test_tampered_upload_is_refused(server):
@@ -170,7 +173,45 @@ def test_list_filters_and_pages(server):
     assert len(set(ids)) == 3 and first["total_count"] == 3
     assert call(server, "GET", "/captures", params={"status": "completed"}).json()[
         "total_count"] == 0
-    assert call(server, "GET", "/captures", params={"limit": 501}).status_code == 400
+
+
+@pytest.mark.parametrize(("wanted", "matches"), [
+    ("full_swing", 2), ("FULL_SWING", 2), ("  Full_Swing ", 2), ("full", 0), ("putt", 1)])
+def test_movement_and_activity_filters_ignore_case_and_surrounding_space(server, wanted,
+                                                                          matches):
+    for movement in ("full_swing", "putt", "Full_Swing"):
+        reserve(server, movement_attributes={"activity": "Golf", "movement": movement})
+    page = call(server, "GET", "/captures", params={"movement": wanted,
+                                                    "activity": " gOLF"}).json()
+    assert page["total_count"] == matches
+    assert call(server, "GET", "/captures", params={"activity": "tennis"}).json()[
+        "total_count"] == 0
+
+
+@pytest.mark.parametrize(("asked", "applied"), [(None, 100), (0, 1), (-7, 1), (501, 500),
+                                                (10**6, 500), (3, 3)])
+def test_limit_is_clamped_to_1_500_not_refused(server, asked, applied):
+    reserve(server)
+    params = {} if asked is None else {"limit": asked}
+    response = call(server, "GET", "/captures", params=params)
+    assert response.status_code == 200
+    assert (response.json()["limit"], response.json()["offset"]) == (applied, 0)
+    assert len(response.json()["captures"]) == 1
+
+
+def test_source_filter_keeps_the_api_captures(server):
+    reserve(server)
+    assert call(server, "GET", "/captures", params={"source": "api"}).json()["total_count"] == 1
+    assert call(server, "GET", "/captures", params={"source": "app"}).json()["total_count"] == 0
+
+
+def test_movement_dimensions_are_top_level_properties_of_the_capture(server):
+    attributes = {"activity": "golf", "movement": "full_swing", "club": "driver"}
+    session_id = reserve(server, movement_attributes=attributes).json()["session_id"]
+    capture = call(server, "GET", f"/captures/{session_id}").json()
+    assert (capture["club"], capture["activity"], capture["movement"]) == (
+        "driver", "golf", "full_swing")
+    assert "movement_attributes" not in capture and "error_message" not in capture
 
 
 def test_unknown_capture_is_404_with_the_documented_body(server):

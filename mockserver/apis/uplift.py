@@ -25,6 +25,8 @@ UPLOAD_WINDOW = timedelta(minutes=30)
 #: how long the mock "analyses" an uploaded video before it is completed
 PROCESSING_TIME = timedelta(seconds=60)
 MAX_VIDEO_BYTES = 5 * 1024**3
+#: the mock does not analyse the video: every processed capture reports this frame rate
+DETECTED_FPS = 240
 
 FORBIDDEN = "You do not have permission to access this resource."
 NO_EXECUTION_USER = "The organization does not have an execution user configured for captures."
@@ -87,14 +89,12 @@ def create_capture(call: Call) -> Reply:
 @operation("listCaptures")
 def list_captures(call: Call) -> Reply:
     query = call.query
-    captures = [
-        capture for capture in map(lambda c: _public(call, c),
-                                   call.services.store.find(CAPTURES,
-                                                            {"org_id": call.principal["id"]}))
-        if _matches(capture, query)
-    ]
-    captures.sort(key=lambda capture: (capture["created_at"], capture["session_id"]), reverse=True)
-    offset, limit = query.get("offset", 0), query.get("limit", 100)
+    stored = sorted(call.services.store.find(CAPTURES, {"org_id": call.principal["id"]}),
+                    key=lambda capture: (capture["created_at"], capture["session_id"]),
+                    reverse=True)
+    captures = [capture for capture in (_public(call, c) for c in stored)
+                if _matches(capture, query)]
+    offset, limit = query.get("offset", 0), min(max(query.get("limit", 100), 1), 500)
     return Reply(200, {"captures": captures[offset:offset + limit], "total_count": len(captures),
                        "offset": offset, "limit": limit})
 
@@ -152,19 +152,30 @@ def _status(call: Call, capture: dict[str, Any]) -> tuple[str, str | None]:
 
 
 def _public(call: Call, capture: dict[str, Any]) -> dict[str, Any]:
-    status, error_message = _status(call, capture)
-    hidden = {"org_id", "object_key"}
-    return {**{k: v for k, v in capture.items() if k not in hidden},
-            "status": status, "error_message": error_message}
+    """The published read shape: flat, with the movement dimensions at the top level."""
+    status, error = _status(call, capture)
+    movement = capture["movement_attributes"]
+    dimensions = {k: v for k, v in movement.items() if k not in ("activity", "movement")}
+    return {**dimensions, "session_id": capture["session_id"],
+            "athlete_id": capture["athlete_id"], "activity": movement.get("activity"),
+            "movement": movement.get("movement"), "status": status, "error": error,
+            "capture_time": capture["capture_time"],
+            "fps_detected": DETECTED_FPS if status == "completed" else None}
+
+
+def _same_label(wanted: str | None, label: str | None) -> bool:
+    """The published filters compare labels case-insensitively, trimmed."""
+    return wanted is None or (label is not None
+                              and wanted.strip().casefold() == label.strip().casefold())
 
 
 def _matches(capture: dict[str, Any], query: Mapping[str, Any]) -> bool:
-    movement = capture["movement_attributes"]
     return (
         query.get("athlete_id") in (None, capture["athlete_id"])
         and query.get("status") in (None, capture["status"])
-        and query.get("activity") in (None, movement.get("activity"))
-        and query.get("movement") in (None, movement.get("movement"))
+        and query.get("source") in (None, "api")
+        and _same_label(query.get("activity"), capture["activity"])
+        and _same_label(query.get("movement"), capture["movement"])
     )
 
 
