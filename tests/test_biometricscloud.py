@@ -184,6 +184,22 @@ def test_padding_is_optional(server: RunningMock, content: str, data: bytes) -> 
     assert download(create(server, upload_content=content)["file_url"]).content == data
 
 
+@pytest.mark.parametrize(("content", "data"), [
+    ("data:image/png;base64,aGk=", b"hi"), ("data:image/jpeg;name=a.jpg;base64,aGk", b"hi"),
+    ("data:;base64,", b"")])
+def test_a_data_uri_upload_content_stores_the_decoded_bytes(server: RunningMock, content: str,
+                                                            data: bytes) -> None:
+    assert download(create(server, upload_content=content)["file_url"]).content == data
+
+
+@pytest.mark.parametrize("content", ["data:image/png,aGk=", "data:image/png;base64,ab$c",
+                                     "data:image/png;base64,abcde"])
+def test_a_data_uri_that_is_not_base64_is_400(server: RunningMock, content: str) -> None:
+    body = {"description": "d", "type": 1, "upload_content": content, "upload_filename": "a"}
+    response = requests.post(api(server, "/files"), json=body, headers=auth(), timeout=10)
+    assert error(response, 400, "invalid")["errors"].keys() == {"upload_content"}
+
+
 @pytest.mark.parametrize("name", ["scan #1?.png", "röntgen bild.jpg", "a+b%20c&d=e", ".."])
 def test_any_bare_file_name_round_trips(server: RunningMock, name: str) -> None:
     record = create(server, upload_filename=name)

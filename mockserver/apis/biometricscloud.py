@@ -224,7 +224,13 @@ def delete_file(call: Call) -> Reply:
 def decode_base64(text: str) -> bytes:
     """Standard base64 with optional padding: the document's own sample sends "xyz" (two
     bytes, unpadded). Whatever padding came is dropped and the right amount restored; a
-    length that leaves one lone character encodes no whole byte, so it is refused."""
+    length that leaves one lone character encodes no whole byte, so it is refused. A Data
+    URI (``data:<type>;base64,...``, the vendor's own convention on its photo-samples pages
+    and in its device client) carries the same base64 after its comma."""
+    if text.startswith("data:"):
+        header, _, text = text.partition(",")
+        if not header.endswith(";base64"):
+            raise ValueError("a Data URI upload_content must be ;base64")
     core = text.rstrip("=")
     if len(core) % 4 == 1:
         raise ValueError(f"{len(core)} base64 characters cannot encode whole bytes")
