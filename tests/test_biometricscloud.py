@@ -320,13 +320,16 @@ def test_following_next_id_visits_every_record_once_in_order(server: RunningMock
             assert keys == sorted(keys, reverse=order == "desc"), (field, order)
 
 
-def test_defaults_are_newest_id_first_ten_per_page(server: RunningMock) -> None:
-    for _ in range(12):
+def test_defaults_are_offset_0_limit_100_ascending_by_id(server: RunningMock) -> None:
+    """The vendor's own defaults (its published docs repository)."""
+    for _ in range(100):
         create(server)
     first = page(server)
     ids = [entry["id"] for entry in first["results"]]
-    assert first["count"] == 10 and ids == sorted(ids, reverse=True)
-    assert ids[0] == HIGHEST_FIXTURE_ID + 12
+    assert first["count"] == 100 and ids == sorted(ids) and ids[0] <= HIGHEST_FIXTURE_ID
+    assert page(server, offset=0, limit=100, sort_order="asc", sort_field="id") == first
+    newest = page(server, offset=0, sort_order="desc")
+    assert newest["results"][0]["id"] == HIGHEST_FIXTURE_ID + 100
 
 
 def test_cursor_of_an_archived_record_still_pages_on(server: RunningMock) -> None:
@@ -412,7 +415,7 @@ def test_another_tenants_record_is_404_and_never_shown(server: RunningMock) -> N
 
 
 def test_another_tenants_id_as_cursor_compares_ids_only(server: RunningMock) -> None:
-    answer = page(server, offset=2, sort_field="description")
+    answer = page(server, offset=2, sort_field="description", sort_order="desc")
     assert [entry["id"] for entry in answer["results"]] == [1]
 
 

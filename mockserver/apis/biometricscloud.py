@@ -33,7 +33,7 @@ BUCKET = "biometricscloud-records"
 #: the document's note: "file_url will only be valid for 15 minutes"
 URL_LIFETIME_SECONDS = 900
 TOKEN_LIFETIME = timedelta(hours=24)
-DEFAULT_LIMIT, DEFAULT_SORT_FIELD, DEFAULT_SORT_ORDER = 10, "id", "desc"
+DEFAULT_LIMIT, DEFAULT_SORT_FIELD, DEFAULT_SORT_ORDER = 100, "id", "asc"
 ACTIVE, ARCHIVED = 1, 2
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
@@ -187,11 +187,11 @@ def list_files(call: Call) -> Reply:
     query = call.query
     descending = query.get("sort_order", DEFAULT_SORT_ORDER) == "desc"
     limit = query.get("limit", DEFAULT_LIMIT)
+    offset = query.get("offset") or None  # 0, the default, is the first page in either order
     if query.get("sort_field", DEFAULT_SORT_FIELD) == "id":
-        page = _page_by_id(call, descending, query.get("offset"), limit)
+        page = _page_by_id(call, descending, offset, limit)
     else:
-        page = _page_by_field(call, SORT_KEYS[query["sort_field"]], descending,
-                              query.get("offset"), limit)
+        page = _page_by_field(call, SORT_KEYS[query["sort_field"]], descending, offset, limit)
     return Reply(200, {"next_id": page[-1]["id"] if page else None, "count": len(page),
                        "results": [{name: record[name] for name in SUMMARY_FIELDS}
                                    for record in page]})
