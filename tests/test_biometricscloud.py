@@ -117,6 +117,20 @@ def test_login_issues_a_token_of_the_users_tenant(server: RunningMock) -> None:
     assert listed_ids(server, grant["access_token"]) == PRIMARY_RECORDS
 
 
+def test_login_answers_the_users_profile_as_the_vendor_does(server: RunningMock) -> None:
+    response = requests.post(api(server, "/login"), timeout=10, json={
+        "username": "jane.doe@example.com", "password": "correct-horse-battery-staple"})
+    grant = response.json()
+    assert {name: grant[name] for name in (
+        "username", "tenant_id", "first_name", "middle_name", "last_name", "email", "role_id",
+        "language", "country_tel_code", "telephone", "agree_tos", "token_type")} == {
+        "username": "jane.doe@example.com", "tenant_id": 1, "first_name": "Jane",
+        "middle_name": "", "last_name": "Doe", "email": "jane.doe@example.com", "role_id": 1,
+        "language": "en", "country_tel_code": "+1", "telephone": "5550100", "agree_tos": True,
+        "token_type": "Bearer"}
+    assert grant["access_token"] and grant["refresh_token"] and grant["expiry"]
+
+
 def test_issued_token_expires_after_24_hours_of_mock_time(server: RunningMock) -> None:
     grant = requests.post(api(server, "/login"), timeout=10, json={
         "username": "omar.haddad@example.org", "password": "harbour-dental-2022"}).json()

@@ -211,7 +211,7 @@ def test_reset_restores_the_fixtures(mock):
 
 
 def test_journal_lists_requests_newest_first_with_validation_errors(mock):
-    requests.get(mock.url("/v1/captures?limit=0"), headers={"Authorization": UPLIFT_KEY},
+    requests.get(mock.url("/v1/captures?limit=many"), headers={"Authorization": UPLIFT_KEY},
                  timeout=10)
     uplift_list(mock)
     newest, previous = mock.journal()[:2]

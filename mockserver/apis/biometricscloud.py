@@ -154,9 +154,11 @@ def login(call: Call) -> Reply:
     token = secrets.token_urlsafe(16)
     store.put(TOKENS, token, {"tenant_id": user["tenant_id"], "user_id": user["id"],
                               "expires_at": isoformat(expiry)})
-    return Reply(200, {"access_token": token, "token_type": "Bearer",
+    return Reply(200, {"username": body["username"], "tenant_id": user["tenant_id"],
+                       **user_profile(user),
+                       "access_token": token, "token_type": "Bearer",
                        "refresh_token": secrets.token_urlsafe(16), "expiry": isoformat(expiry),
-                       "tenant_id": user["tenant_id"], "user_id": user["id"]})
+                       "user_id": user["id"]})
 
 
 @operation("createFile")
@@ -330,6 +332,18 @@ _RECORD_SCHEMA = {
         "content": {"type": "string", "description": "the file, base64 (padding optional)"},
     },
 }
+#: the user's profile as the vendor's login answers it, and what a fixture user lacking a
+#: field reports
+USER_PROFILE_DEFAULTS: dict[str, Any] = {
+    "first_name": "", "middle_name": "", "last_name": "", "email": "", "role_id": 1,
+    "language": "en", "country_tel_code": "", "telephone": "", "agree_tos": True,
+}
+
+
+def user_profile(user: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: user.get(name, default) for name, default in USER_PROFILE_DEFAULTS.items()}
+
+
 _USER_SCHEMA = {
     "type": "object",
     "required": ["id", "username", "password"],
@@ -338,6 +352,9 @@ _USER_SCHEMA = {
         "id": _ID_SCHEMA, "username": {"type": "string", "minLength": 1},
         "password": {"type": "string", "minLength": 1},
         "tokens": {"type": "array", "items": {"type": "string", "minLength": 8}},
+        **{name: {"type": "boolean" if isinstance(default, bool) else
+                  "integer" if isinstance(default, int) else "string"}
+           for name, default in USER_PROFILE_DEFAULTS.items()},
     },
 }
 FIXTURE_SCHEMA: dict[str, Any] = {
@@ -377,7 +394,8 @@ def _seed_tenant(services: Services, tenant: Mapping[str, Any]) -> None:
     store.put(TENANTS, str(tenant_id), {"id": tenant_id, "name": tenant["name"]})
     for user in tenant["users"]:
         store.put(USERS, user["username"], {"id": user["id"], "tenant_id": tenant_id,
-                                            "password": user["password"]})
+                                            "password": user["password"],
+                                            **user_profile(user)})
         for token in user.get("tokens", []):
             store.put(TOKENS, token, {"tenant_id": tenant_id, "user_id": user["id"],
                                       "expires_at": None})
