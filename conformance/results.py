@@ -1,13 +1,9 @@
-"""What a run found: violations, passes and skips, keyed by check and operation."""
+"""What a run found: violations, passes and the checks that could not run."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-
-#: a fault seen on every request would otherwise be printed once per request (answers carry
-#: fresh ids, so they never repeat exactly); the JSON report still counts every failure
-MAX_SHOWN_PER_PAIR = 3
 
 
 @dataclass(frozen=True)
@@ -27,29 +23,40 @@ class Violation:
     curl: str
 
 
+@dataclass(frozen=True)
+class NotRun:
+    """A check that never reached its assertion, and why. ``exempt`` ones (they need the
+    mock's clock) are reported but never make a run incomplete: a real vendor has none."""
+
+    check: str
+    reason: str
+    exempt: bool = False
+
+
 @dataclass
 class Results:
     api: str
     violations: list[Violation] = field(default_factory=list)
     passes: Counter[tuple[str, str]] = field(default_factory=Counter)
-    failures: Counter[tuple[str, str]] = field(default_factory=Counter)
-    skipped: dict[str, str] = field(default_factory=dict)
-    _seen: set[tuple[str, str, str, str]] = field(default_factory=set, repr=False)
+    not_run: dict[str, NotRun] = field(default_factory=dict)
 
     def record(self, check: str, operation: str, failure: Failure | None, curl: str) -> None:
+        """Every failure is kept: the reports hold each one, the console folds repeats."""
         if failure is None:
             self.passes[(check, operation)] += 1
             return
-        key = (check, operation, failure.expected, failure.seen[:200])
-        shown = sum(1 for v in self.violations if (v.check, v.operation) == (check, operation))
-        if key not in self._seen and shown < MAX_SHOWN_PER_PAIR:
-            self._seen.add(key)
-            self.violations.append(Violation(check, operation, failure.expected, failure.seen,
-                                             curl))
-        self.failures[(check, operation)] += 1
+        self.violations.append(Violation(check, operation, failure.expected, failure.seen,
+                                         curl))
 
-    def skip(self, check: str, reason: str) -> None:
-        self.skipped[check] = reason
+    def skip(self, check: str, reason: str, exempt: bool = False) -> None:
+        """A check left out, with its reason; several reasons for one check add up."""
+        earlier = self.not_run.get(check)
+        if earlier is not None and reason not in earlier.reason:
+            reason, exempt = f"{earlier.reason}; {reason}", earlier.exempt and exempt
+        self.not_run[check] = NotRun(check, reason, exempt)
+
+    def checks_seen(self) -> set[str]:
+        return {check for check, _ in self.passes} | {v.check for v in self.violations}
 
     def outcomes(self) -> dict[tuple[str, str], bool]:
         """(check, operation) -> passed; a pair fails if any exchange violated it."""
@@ -62,3 +69,11 @@ class Results:
     def counts(self) -> tuple[int, int]:
         outcomes = self.outcomes().values()
         return sum(outcomes), sum(not ok for ok in outcomes)
+
+    @property
+    def complete(self) -> bool:
+        """Every check could run, but those that need the mock clock."""
+        return all(entry.exempt for entry in self.not_run.values())
+
+    def failures_per_pair(self) -> Counter[tuple[str, str]]:
+        return Counter((violation.check, violation.operation) for violation in self.violations)

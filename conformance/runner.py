@@ -45,7 +45,23 @@ def run(api: str, base_url: str, profile: dict[str, Any], run_settings: RunSetti
     _guarded(session, "(model)", lambda: _stateful_phase(session))
     for flow in session.adapter.flows():
         _guarded(session, flow.__name__, lambda flow=flow: _flow(session, flow))
+    _report_unreached(session)
     return session
+
+
+def _report_unreached(session: Session) -> None:
+    """A check that never reached its assertion is not a pass: name it, and the likely
+    cause, the operations that never once answered 2xx."""
+    seen = session.results.checks_seen() | set(session.results.not_run)
+    unreached = [check for check in session.adapter.checks if check not in seen]
+    if not unreached:
+        return
+    refused = [operation_id for operation_id, statuses in _statuses_seen(session).items()
+               if not any(200 <= status < 300 for status in statuses)]
+    cause = (f"{', '.join(refused)} never answered 2xx" if refused
+             else "the requests it needs did not get that far")
+    for check in unreached:
+        session.results.skip(check, f"never reached its assertion: {cause}")
 
 
 def _guarded(session: Session, label: str, phase: Callable[[], None]) -> None:
@@ -163,12 +179,19 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
         error.__cause__ is not None and _caused_by(error.__cause__, kind))
 
 
-def coverage(session: Session) -> dict[str, Any]:
-    """Which operations and documented statuses the run exercised, against all documented."""
-    seen: dict[str, set[int]] = {}
+def _statuses_seen(session: Session) -> dict[str, set[int]]:
+    """operationId -> the statuses its answers had, for every operation of the spec."""
+    seen: dict[str, set[int]] = {operation.operation_id: set()
+                                 for operation in session.spec.operations}
     for exchange in session.client.exchanges:
         if exchange.operation is not None:
-            seen.setdefault(exchange.operation.operation_id, set()).add(exchange.status)
+            seen[exchange.operation.operation_id].add(exchange.status)
+    return seen
+
+
+def coverage(session: Session) -> dict[str, Any]:
+    """Which operations and documented statuses the run exercised, against all documented."""
+    seen = _statuses_seen(session)
     operations = {}
     for operation in session.spec.operations:
         statuses = seen.get(operation.operation_id, set())

@@ -55,6 +55,9 @@ class Adapter(Protocol):
     name: str
     #: request fields that carry credentials, never mutated by negative tests
     protected_fields: frozenset[str]
+    #: the semantic checks its model and flows assert: one that records no verdict in a
+    #: run (a create the server always refused, say) is reported as not run, never passed
+    checks: tuple[str, ...]
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials: ...
 

@@ -50,8 +50,12 @@ def test_a_profile_without_a_login_skips_the_logout_and_says_so(mock, tmp_path):
     for key in LOGIN_KEYS:
         profile["captureproof"]["primary"].pop(key)
     run = run_with_profile("captureproof", mock.url("/api/v1"), tmp_path, profile)
-    assert run.exit_status == 0, run.output
-    assert "skipped [delete_is_final]" in run.output
+    assert run.exit_status == 1 and not run.report["violations"], run.output
+    assert "not run [delete_is_final]: the profile's primary has no email" in run.output
+    assert run.report["complete"] is False
+    allowed = run_with_profile("captureproof", mock.url("/api/v1"), tmp_path, profile,
+                               "--allow-incomplete")
+    assert allowed.exit_status == 0, allowed.output
 
 
 def test_a_profile_whose_token_does_not_work_stops_the_run(mock, tmp_path):
@@ -68,8 +72,8 @@ def test_without_the_clock_timed_checks_are_skipped_and_a_login_judges_logout(mo
     with BrokenProxy(mock.origin, no_clock) as proxy:
         run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path)
     assert run.exit_status == 0, run.output
-    assert list(run.report["skipped"]) == ["lifecycle"]
-    assert "skipped [lifecycle]: the processing delay" in run.output
+    assert [(e["check"], e["exempt"]) for e in run.report["not_run"]] == [("lifecycle", True)]
+    assert "skipped (needs the mock clock) [lifecycle]: the processing delay" in run.output
     assert run.report["checks"]["delete_is_final"]["passed"] > 0
 
 

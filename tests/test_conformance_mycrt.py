@@ -67,7 +67,7 @@ def mock(mock_factory):
 def test_the_mock_conforms(mock, tmp_path):
     run = run_conformance("mycrt", mock.url("/api"), tmp_path)
     assert_conforms(run, 10)
-    assert run.report["skipped"] == {}, run.report["skipped"]
+    assert run.report["not_run"] == [] and run.report["complete"], run.report["not_run"]
 
 
 def test_the_proxy_keeps_no_session_of_its_own(mock):
@@ -186,3 +186,85 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     assert run.exit_status == 1, run.output
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
     assert "curl " in run.output
+
+
+#: the real MyCRT service's capture-name rule (its public source), tighter than the spec's
+STRICT_NAME = re.compile(r"[a-zA-Z0-9 :_\-]{4,25}")
+
+
+def _strict_names(exchange, forward) -> Answer:
+    """A strict but conforming server: refuses any capture name outside the real rule with
+    a 400 (create may answer 400 for invalid input), and records every name it saw."""
+    try:
+        name = json.loads(exchange.body).get("name")
+    except (ValueError, AttributeError):
+        return forward(exchange)
+    if isinstance(name, str) and not STRICT_NAME.fullmatch(name):
+        return Answer(400, {"Content-Type": "application/json"},
+                      b'{"code": 400, "message": "Request validation failed: body.name"}')
+    return forward(exchange)
+
+
+def test_every_name_the_suite_sends_fits_the_real_services_rule(mock, tmp_path):
+    """Issue 10: its own valid data must never be refused by a strict real server."""
+    strict = Breakage("POST", CAPTURES, _strict_names)
+    with BrokenProxy(mock.origin, strict) as proxy:
+        run = run_conformance("mycrt", proxy.url("/api"), tmp_path)
+    assert_conforms(run, 10)
+
+
+def _refuse_every_create(exchange, forward) -> Answer:
+    return Answer(400, {"Content-Type": "application/json"},
+                  json.dumps({"code": 400, "message": DUPLICATE_NAME}).encode())
+
+
+def test_checks_that_never_reached_their_assertion_are_not_passes(mock, tmp_path):
+    """A server that never creates a capture: the checks that need one are listed as not
+    run, with the cause, the run is incomplete (exit 1), and --allow-incomplete accepts it."""
+    refuse = Breakage("POST", CAPTURES, _refuse_every_create)
+    with BrokenProxy(mock.origin, refuse) as proxy:
+        run = run_conformance("mycrt", proxy.url("/api"), tmp_path)
+        allowed = run_conformance("mycrt", proxy.url("/api"), tmp_path, "--allow-incomplete")
+    not_run = {entry["check"]: entry for entry in run.report["not_run"]}
+    assert {"duplicate_name", "delete_is_final", "metrics", "schedule"} <= set(not_run), \
+        run.output[-3000:]
+    assert "setup" in run.failed_checks
+    reason = not_run["metrics"]["reason"]
+    assert "createCapture" in reason and reason.endswith("never answered 2xx"), reason
+    assert not not_run["metrics"]["exempt"] and run.report["complete"] is False
+    assert "not run [metrics]: never reached its assertion: createCapture" in run.output
+    assert run.exit_status == 1
+    assert re.fullmatch(rf"\d+ passed, \d+ failed, {len(not_run)} skipped",
+                        run.output.strip().splitlines()[-1])
+    assert allowed.exit_status == (1 if allowed.report["violations"] else 0)
+
+
+def _start_unset_until_running(capture):
+    if capture.get("status") in ("SCHEDULED", "STARTED", "STARTING"):
+        capture["start"] = None
+    return capture
+
+
+def _no_start_until_running(exchange, forward) -> Answer:
+    """A strict but conforming server: ``start`` (nullable) stays null until the capture
+    runs, unless the client sent one (the document's sample echoes it)."""
+    answer = forward(exchange)
+    try:
+        sent = json.loads(exchange.body) if exchange.body else {}
+    except ValueError:
+        sent = {}
+    if answer.status != 200 or (isinstance(sent, dict) and sent.get("start")):
+        return answer
+    body = answer.json()
+    if isinstance(body, list):
+        return answer.with_json([_start_unset_until_running(item) for item in body])
+    return answer.with_json(_start_unset_until_running(body) if isinstance(body, dict) else body)
+
+
+@pytest.mark.parametrize("method, path", [("POST", CAPTURES), ("GET", CAPTURE)])
+def test_a_null_start_the_spec_allows_does_not_derail_the_model(mock, tmp_path, method, path):
+    """Issue 10: the model once computed scheduledEnd from ``start: null`` as year 1 and
+    stopped after its first step; every expectation now handles the nullable field."""
+    with BrokenProxy(mock.origin, Breakage(method, path, _no_start_until_running)) as proxy:
+        run = run_conformance("mycrt", proxy.url("/api"), tmp_path)
+    assert_conforms(run, 10)

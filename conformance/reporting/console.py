@@ -1,20 +1,40 @@
-"""The terminal report: every violation with a curl that reproduces it, then the tally."""
+"""The terminal report: each violation with a curl that reproduces it, repeats folded,
+then what could not be checked, then the tally."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from conformance.results import Results
+from conformance.results import Results, Violation
 
 
 def render(results: Results, write: Callable[[str], None] = print) -> None:
-    for number, violation in enumerate(results.violations, 1):
+    for number, (violation, more) in enumerate(_folded(results.violations), 1):
         write(f"\n{number}. [{violation.check}] {results.api} {violation.operation}")
         write(f"   expected: {violation.expected}")
         write(f"   seen:     {violation.seen}")
         if violation.curl:
             write(f"   reproduce: {violation.curl}")
-    for check, reason in sorted(results.skipped.items()):
-        write(f"skipped [{check}]: {reason}")
+        if more:
+            write(f"   and {more} more like this (all in the JSON and JUnit reports)")
+    for entry in sorted(results.not_run.values(), key=lambda entry: entry.check):
+        label = "skipped (needs the mock clock)" if entry.exempt else "not run"
+        write(f"{label} [{entry.check}]: {entry.reason}")
     passed, failed = results.counts
-    write(f"{passed} passed, {failed} failed")
+    write(f"{passed} passed, {failed} failed, {len(results.not_run)} skipped")
+
+
+def _folded(violations: list[Violation]) -> list[tuple[Violation, int]]:
+    """The first violation of each (check, operation, expected), with how many followed:
+    a fault seen on every request would otherwise print once per request."""
+    first: dict[tuple[str, str, str], int] = {}
+    folded: list[tuple[Violation, int]] = []
+    for violation in violations:
+        key = (violation.check, violation.operation, violation.expected)
+        if key in first:
+            shown, more = folded[first[key]]
+            folded[first[key]] = (shown, more + 1)
+        else:
+            first[key] = len(folded)
+            folded.append((violation, 0))
+    return folded

@@ -19,8 +19,11 @@ def report(results: Results, coverage: dict[str, Any], meta: dict[str, Any]) -> 
     return {**meta, "api": results.api, "passed": passed, "failed": failed, "checks": checks,
             "violations": [asdict(violation) for violation in results.violations],
             "failing_exchanges": {f"{check} {operation}": count
-                                  for (check, operation), count in results.failures.items()},
-            "skipped": results.skipped, "coverage": coverage}
+                                  for (check, operation), count
+                                  in results.failures_per_pair().items()},
+            "skipped": len(results.not_run), "complete": results.complete,
+            "not_run": [asdict(entry) for entry in results.not_run.values()],
+            "coverage": coverage}
 
 
 def write_report(document: dict[str, Any], path: str) -> None:

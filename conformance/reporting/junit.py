@@ -13,8 +13,8 @@ def write_junit(results: Results, path: str) -> None:
     _, failed = results.counts
     suite = ElementTree.Element(
         "testsuite", name=f"conformance.{results.api}", tests=str(len(outcomes) +
-                                                              len(results.skipped)),
-        failures=str(failed), skipped=str(len(results.skipped)), errors="0")
+                                                              len(results.not_run)),
+        failures=str(failed), skipped=str(len(results.not_run)), errors="0")
     by_pair: dict[tuple[str, str], list[str]] = {}
     for violation in results.violations:
         by_pair.setdefault((violation.check, violation.operation), []).append(
@@ -28,8 +28,9 @@ def write_junit(results: Results, path: str) -> None:
             failure = ElementTree.SubElement(case, "failure", message=messages[0].splitlines()[0],
                                              type=check)
             failure.text = "\n\n".join(messages)
-    for check, reason in sorted(results.skipped.items()):
-        case = ElementTree.SubElement(suite, "testcase", classname=f"{results.api}.{check}",
-                                      name="(skipped)")
-        ElementTree.SubElement(case, "skipped", message=reason)
+    for entry in sorted(results.not_run.values(), key=lambda entry: entry.check):
+        case = ElementTree.SubElement(suite, "testcase",
+                                      classname=f"{results.api}.{entry.check}",
+                                      name="(skipped)" if entry.exempt else "(not run)")
+        ElementTree.SubElement(case, "skipped", message=entry.reason)
     Path(path).write_bytes(ElementTree.tostring(suite, encoding="utf-8", xml_declaration=True))
