@@ -100,8 +100,7 @@ def _given(session: Session, strategy: st.SearchStrategy[Any], examples: int,
 
 def _positive(session: Session, operation: Operation, pins: positive.Pins) -> None:
     def send_valid(case: Case) -> None:
-        exchange = session.client.send(case, session.primary)
-        session.judge_response(exchange)
+        exchange = session.send_case(case)
         session.expect("accepts_valid_input", operation,
                        checks.accepts_valid_input(operation, exchange), exchange)
 
@@ -117,8 +116,7 @@ def _negative(session: Session, operation: Operation, pins: positive.Pins) -> No
 def _invalid_sender(session: Session, operation: Operation,
                     mutation: negative.Mutation) -> Callable[[Case], None]:
     def send_invalid(case: Case) -> None:
-        exchange = session.client.send(mutation.apply(case), session.primary)
-        session.judge_response(exchange)
+        exchange = session.send_case(mutation.apply(case))
         session.expect("rejects_invalid_input", operation,
                        checks.rejects_invalid_input(operation, exchange, mutation.name), exchange)
 
@@ -139,8 +137,7 @@ def _credentials(session: Session, operation: Operation, pins: positive.Pins) ->
 def _unauthenticated_sender(session: Session, operation: Operation, label: str,
                             credentials: Credentials) -> Callable[[Case], None]:
     def send_unauthenticated(case: Case) -> None:
-        exchange = session.client.send(case, credentials)
-        session.judge_response(exchange)
+        exchange = session.send_case(case, credentials)
         session.expect("auth_required", operation,
                        checks.auth_required(operation, exchange, label), exchange)
 

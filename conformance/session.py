@@ -13,7 +13,7 @@ from conformance import checks
 from conformance.generation.positive import Pins
 from conformance.results import Failure, Results
 from conformance.spec import ApiSpec, Operation
-from conformance.transport import Case, Client, Credentials, Exchange
+from conformance.transport import NO_CREDENTIALS, Case, Client, Credentials, Exchange
 
 
 class SetupError(RuntimeError):
@@ -61,6 +61,10 @@ class Adapter(Protocol):
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials: ...
 
+    def alive(self, session: Session, credentials: Credentials) -> bool:
+        """Whether a credential the run signed in with still works (a session the server
+        may end); static API keys are always alive."""
+
     def invalid_credentials(self) -> Credentials: ...
 
     def pins(self, session: Session, operation: Operation) -> Pins | None:
@@ -94,10 +98,33 @@ class Session:
              **case: Any) -> Exchange:
         """A request as a client sends it (the primary's credentials unless told otherwise),
         with every response check run on the answer."""
-        exchange = self.client.send(Case(self.operation(operation_id), **case),
-                                    self.primary if credentials is None else credentials)
+        return self.send_case(Case(self.operation(operation_id), **case), credentials)
+
+    def send_case(self, request: Case, credentials: Credentials | None = None) -> Exchange:
+        """``send`` for a case already built (generated or mutated)."""
+        credentials = self.primary if credentials is None else credentials
+        exchange = self.client.send(request, credentials)
+        if exchange.status in (401, 403):
+            exchange = self._renewed(request, credentials, exchange)
         self.judge_response(exchange)
         return exchange
+
+    def _renewed(self, request: Case, credentials: Credentials, refused: Exchange) -> Exchange:
+        """A refusal of one of the run's own credentials that has stopped working: one
+        ``session`` violation, a fresh sign-in and one retry, so the loss is never
+        reported under whichever check happened to send the next request."""
+        role = next((name for name, held in (("primary", self.primary),
+                                             ("secondary", self.secondary))
+                     if held == credentials and held != NO_CREDENTIALS), None)
+        if role is None or self.adapter.alive(self, credentials):
+            return refused
+        self.expect("session", request.operation, Failure(
+            f"the {role} account's credentials keep working for the whole run",
+            f"they stopped working ({refused.status} "
+            f"{refused.body[:120].decode('utf-8', 'replace')}); signed in again"), refused)
+        renewed = self.adapter.sign_in(self, self.profile[role])
+        setattr(self, role, renewed)
+        return self.client.send(request, renewed)
 
     def judge_response(self, exchange: Exchange) -> None:
         """Every response check, on any exchange with a known operation."""

@@ -268,3 +268,33 @@ def test_a_null_start_the_spec_allows_does_not_derail_the_model(mock, tmp_path, 
     with BrokenProxy(mock.origin, Breakage(method, path, _no_start_until_running)) as proxy:
         run = run_conformance("mycrt", proxy.url("/api"), tmp_path)
     assert_conforms(run, 10)
+
+
+class SessionKiller:
+    """Ends the primary's first session (a logout the suite never sent) once the suite has
+    used it for ``after`` capture reads, as a server that expires sessions would."""
+
+    def __init__(self, logins: Logins, after: int) -> None:
+        self.logins, self.after, self.seen = logins, after, 0
+        self.breakage = Breakage("GET", CAPTURE, self._respond)
+
+    def _respond(self, exchange, forward) -> Answer:
+        cookie = self.logins.cookies.get(PRIMARY)
+        if cookie and exchange.headers.get("Cookie") == cookie:
+            self.seen += 1
+            if self.seen == self.after:
+                forward(replace(exchange, method="PUT", path="/api/users/logout", body=b""))
+        return forward(exchange)
+
+
+def test_a_credential_that_dies_mid_run_is_renewed_and_blamed_once(mock, tmp_path):
+    """Issue 10: the loss is one ``session`` violation; every later request is retried with
+    a fresh sign-in, so no other check reports a 401 that the run's own session caused."""
+    logins = Logins()
+    killer = SessionKiller(logins, after=5)
+    with BrokenProxy(mock.origin, logins.breakage, killer.breakage) as proxy:
+        run = run_conformance("mycrt", proxy.url("/api"), tmp_path)
+    assert killer.seen == killer.after, run.output[-2000:]  # the logout happened
+    sessions = [v for v in run.report["violations"] if v["check"] == "session"]
+    assert len(sessions) == 1 and "stopped working" in sessions[0]["seen"], run.output[-3000:]
+    assert run.failed_checks == {"session"}, run.output[-3000:]

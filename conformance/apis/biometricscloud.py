@@ -68,6 +68,9 @@ class BiometricsCloudAdapter:
                              f"profile's biometricscloud.{role}.token")
         return credentials
 
+    def alive(self, session: Session, credentials: Credentials) -> bool:
+        return True  # the profile's token: the run never ends it
+
     def invalid_credentials(self) -> Credentials:
         return bearer("conformance-invalid-token")
 

@@ -87,6 +87,9 @@ class CaptureProofAdapter:
         session.judge_response(exchange)
         return credentials
 
+    def alive(self, session: Session, credentials: Credentials) -> bool:
+        return True  # the profile's token: the run never ends it
+
     def invalid_credentials(self) -> Credentials:
         return token(UNKNOWN_TOKEN)
 

@@ -98,6 +98,12 @@ class MyCrtAdapter:
                 f"without a {COOKIE} cookie; check the profile's email and password")
         return session_cookie(token)
 
+    def alive(self, session: Session, credentials: Credentials) -> bool:
+        """The session cookie still names a session: the server may end one (a logout, a
+        newer login of the same user where it keeps one session per user)."""
+        probe = session.client.send(Case(session.operation("getCurrentUser")), credentials)
+        return probe.status == 200
+
     def invalid_credentials(self) -> Credentials:
         return session_cookie("conformance0invalid0session0token")
 
@@ -126,8 +132,10 @@ class MyCrtAdapter:
         return type("MyCrtModel", (MyCrtModel,), {"session": session, "seen_ids": set()})
 
     def flows(self) -> Iterable[Callable[[Session], None]]:
-        return [session_flow, business_rules_flow, delete_flow, isolation_flow, metrics_flow,
-                failed_capture_flow, stop_flow, schedule_flow]
+        # the session flow last: its logins may end the primary's own session on a server
+        # that keeps one per user, which would then be renewed (see Session.send)
+        return [business_rules_flow, delete_flow, isolation_flow, metrics_flow,
+                failed_capture_flow, stop_flow, schedule_flow, session_flow]
 
 
 # -- requests ---------------------------------------------------------------------------

@@ -30,6 +30,9 @@ class UpliftAdapter:
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
         return bearer(account["api_key"])
 
+    def alive(self, session: Session, credentials: Credentials) -> bool:
+        return True  # the profile's token: the run never ends it
+
     def invalid_credentials(self) -> Credentials:
         return bearer("conformance-invalid-key")
 
