@@ -27,14 +27,8 @@ def render(results: Results, write: Callable[[str], None] = print) -> None:
 def _folded(violations: list[Violation]) -> list[tuple[Violation, int]]:
     """The first violation of each (check, operation, expected), with how many followed:
     a fault seen on every request would otherwise print once per request."""
-    first: dict[tuple[str, str, str], int] = {}
-    folded: list[tuple[Violation, int]] = []
+    groups: dict[tuple[str, str, str], list[Violation]] = {}
     for violation in violations:
         key = (violation.check, violation.operation, violation.expected)
-        if key in first:
-            shown, more = folded[first[key]]
-            folded[first[key]] = (shown, more + 1)
-        else:
-            first[key] = len(folded)
-            folded.append((violation, 0))
-    return folded
+        groups.setdefault(key, []).append(violation)
+    return [(group[0], len(group) - 1) for group in groups.values()]
