@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Failure:
-    """A check's verdict on one exchange: what the contract expected, what was seen."""
+    """A check's verdict on one exchange: what the contract expected, what was seen, and
+    where in the operation's spec the rule lives (keys from the operation's node, such as
+    ``("responses", "409")``), so that the finding can be graded by that rule's source."""
 
     expected: str
     seen: str
+    at: tuple[str | int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,13 @@ class Operation:
         return {int(code) for code in self.responses if code.isdigit()}
 
     def response(self, status: int) -> dict[str, Any] | None:
-        return self.responses.get(str(status)) or self.responses.get(f"{status // 100}XX") or \
-            self.responses.get("default")
+        key = self.response_key(status)
+        return None if key is None else self.responses[key]
+
+    def response_key(self, status: int) -> str | None:
+        """The key of ``responses`` that documents this status, range and default included."""
+        return next((key for key in (str(status), f"{status // 100}XX", "default")
+                     if key in self.responses), None)
 
     @property
     def secured(self) -> bool:
