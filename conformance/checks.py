@@ -14,6 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from conformance.generation.negative import Mutation
 from conformance.results import Failure
 from conformance.spec import Operation
 from conformance.transport import Exchange
@@ -82,11 +83,12 @@ def accepts_valid_input(operation: Operation, exchange: Exchange) -> Failure | N
 
 
 def rejects_invalid_input(operation: Operation, exchange: Exchange,
-                          mutation: str) -> Failure | None:
+                          mutation: Mutation) -> Failure | None:
+    """The failure names the broken rule and says where it lives (``mutation.location``)."""
     if 400 <= exchange.status < 500:
         return None
-    return Failure(f"a 4xx for invalid input ({mutation})",
-                   f"{exchange.status} {_snippet(exchange)}")
+    return Failure(f"a 4xx for invalid input ({mutation.name})",
+                   f"{exchange.status} {_snippet(exchange)}", at=mutation.location)
 
 
 def auth_required(operation: Operation, exchange: Exchange, credentials: str) -> Failure | None:

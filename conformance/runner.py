@@ -107,18 +107,31 @@ def _positive(session: Session, operation: Operation, pins: positive.Pins) -> No
     _given(session, positive.cases(operation, pins), session.settings.max_examples, send_valid)
 
 
+_NEGATIVE_TRIES = 3  # valid requests a mutation may be applied to before it is dropped
+
+
 def _negative(session: Session, operation: Operation, pins: positive.Pins) -> None:
     for mutation in negative.mutations(operation, session.adapter.protected_fields):
-        _given(session, positive.cases(operation, pins), 1,
+        _given(session, positive.exemplary_cases(operation, pins), _NEGATIVE_TRIES,
                _invalid_sender(session, operation, mutation))
 
 
 def _invalid_sender(session: Session, operation: Operation,
                     mutation: negative.Mutation) -> Callable[[Case], None]:
+    """Sends the mutation once, on the first valid request where, as it goes on the wire,
+    it breaks exactly its rule; a mutation that never does (valid after all, or breaking
+    two rules at once) is not sent."""
+    sent = False
+
     def send_invalid(case: Case) -> None:
-        exchange = session.send_case(mutation.apply(case))
+        nonlocal sent
+        mutated = mutation.apply(case)
+        if sent or not negative.breaks_only(mutation, mutated):
+            return
+        sent = True
+        exchange = session.send_case(mutated)
         session.expect("rejects_invalid_input", operation,
-                       checks.rejects_invalid_input(operation, exchange, mutation.name), exchange)
+                       checks.rejects_invalid_input(operation, exchange, mutation), exchange)
 
     return send_invalid
 

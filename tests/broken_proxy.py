@@ -85,6 +85,21 @@ def drop_field(field: str) -> Callable[[Any], Any]:
     return change
 
 
+def rewrite_request_json(method: str, path: str, change: Callable[[Any], Any]) -> Breakage:
+    """A server that "repairs" part of a request body before validating it (strips a
+    character, swaps an unknown value for a default): what a half-enforced rule looks like."""
+    def respond(exchange: Exchange, forward: Forward) -> Answer:
+        try:
+            body = json.loads(exchange.body)
+        except ValueError:
+            return forward(exchange)
+        if isinstance(body, dict):
+            exchange = replace(exchange, body=json.dumps(change(body)).encode())
+        return forward(exchange)
+
+    return Breakage(method, path, respond)
+
+
 def set_status(method: str, path: str, status: int, when_status: int | None = None) -> Breakage:
     def respond(exchange: Exchange, forward: Forward) -> Answer:
         answer = forward(exchange)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,6 +15,7 @@ from broken_proxy import (
     cache_first,
     drop_field,
     rewrite_json,
+    rewrite_request_json,
     set_status,
     swap_header,
 )
@@ -74,6 +76,33 @@ def _expired_upload(exchange, forward) -> Answer:
                   b"<Error><Code>AccessDenied</Code><Message>Policy expired.</Message></Error>")
 
 
+def _default_camera_setup(body):
+    """The nested enum unenforced: an unknown camera setup becomes the default one."""
+    setup = body.get("camera_configuration")
+    if isinstance(setup, dict) and setup.get("camera_setup_selection") not in (
+            "single.front_on", "single.down_the_line"):
+        setup["camera_setup_selection"] = "single.front_on"
+    return body
+
+
+def _strip_slashes(body):
+    """The file_name pattern half enforced: "/" stripped instead of refused."""
+    if isinstance(body.get("file_name"), str):
+        body["file_name"] = body["file_name"].replace("/", "")
+    return body
+
+
+def _clamp_capture_time(body):
+    """The prose rule ignored: a capture time in the future is taken as now."""
+    try:
+        moment = datetime.fromisoformat(str(body.get("capture_time")).replace("Z", "+00:00"))
+    except ValueError:
+        return body
+    if moment.tzinfo is not None and moment > datetime.now(UTC):
+        body.pop("capture_time")
+    return body
+
+
 BROKEN = {
     "wrong status": (set_status("POST", "/v1/captures", 201, when_status=200),
                      "status_code_documented"),
@@ -98,6 +127,15 @@ BROKEN = {
     "never completes": (rewrite_json("GET", CAPTURE, _never_completed), "lifecycle"),
 }
 
+# Rules a server enforces only in part; each is caught by the mutation named here.
+HALF_ENFORCED = {
+    "nested enum": (_default_camera_setup,
+                    "body.camera_configuration.camera_setup_selection not in enum"),
+    "pattern half enforced": (_strip_slashes,
+                              "body.file_name not matching its pattern (with a '/'"),
+    "prose rule ignored": (_clamp_capture_time, "body.capture_time later than now"),
+}
+
 
 @pytest.mark.parametrize("name", list(BROKEN))
 def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
@@ -107,3 +145,13 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     assert run.exit_status == 1, run.output
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
     assert "curl " in run.output
+
+
+@pytest.mark.parametrize("name", list(HALF_ENFORCED))
+def test_a_half_enforced_rule_is_caught_and_named(mock, tmp_path, name):
+    change, mutation = HALF_ENFORCED[name]
+    with BrokenProxy(mock.origin, rewrite_request_json("POST", "/v1/captures", change)) as proxy:
+        run = run_conformance("uplift", proxy.url("/v1"), tmp_path)
+    assert run.exit_status == 1, run.output
+    assert run.failed_checks == {"rejects_invalid_input"}, run.output[-3000:]
+    assert mutation in run.output, run.output[-3000:]

@@ -1,35 +1,75 @@
 """Requests that break exactly one rule of the spec, each named for reports.
 
-Every mutation is checked against the schema before it is sent: one that turns out to be
-valid after all (a "wrong type" for an untyped field, say) is dropped, so a 2xx answer to
-a mutated request is always the server's fault.
+Every constraint of every field is broken, nested objects and array items included, with
+several values where one would prove little (a pattern is broken once per kind of
+character it refuses, see :mod:`conformance.generation.patterns`). Each mutation knows the
+keyword it breaks (``location``, from the operation's spec node), and
+:func:`breaks_only` checks the mutated request as it goes on the wire (parameters as text
+coerced per schema, the body re-parsed): one that is valid after all, or breaks some other
+rule too, is not sent, so a 2xx answer to a mutated request is always the server's fault.
+
+Rules the documents state in prose are spec keywords the validator here reads:
+``x-not-after: now`` (a date-time that must not be later than the server's clock).
 """
 
 from __future__ import annotations
 
+import copy
+import itertools
 import json
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError, validators
 
+from conformance.generation import patterns
 from conformance.spec import Operation
 from conformance.transport import Case
+
+Location = tuple[str | int, ...]
+Path = tuple[str | int, ...]
 
 _WRONG_TYPES: tuple[tuple[str, Any], ...] = (
     ("integer", 12345), ("string", "text"), ("boolean", True), ("array", []), ("object", {}),
 )
-_PATTERN_BREAKERS = ("", " ", "/", "\\", "!@#$%^", "x" * 300, "a", "0")
-_FORMAT_BREAKERS = {"uuid": "not-a-uuid", "date-time": "not-a-date", "email": "not-an-email",
-                    "date": "not-a-date"}
+_PATTERN_FALLBACK = ("", " ", "/", "\\", "!@#$%^", "x" * 300, "a", "0")
+_FORMAT_BREAKERS: dict[str, tuple[str, ...]] = {
+    "uuid": ("not-a-uuid", "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4",
+             "6f1c2d3e4a5b4c6d8e7f9a0b1c2d3e4fz"),
+    "date-time": ("not-a-date", "2026-13-01T00:00:00Z", "2026-05-13"),
+    "date": ("not-a-date", "2026-02-30"),
+    "email": ("not-an-email", "user@"),
+}
+_FUTURE = timedelta(days=3650)  # far past any mock clock a run moves
+
+
+def _not_after(validator: Any, limit: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """``x-not-after: now``: a date-time no later than the clock (the documents' prose)."""
+    if limit != "now" or not isinstance(instance, str):
+        return
+    try:
+        moment = datetime.fromisoformat(instance.replace("Z", "+00:00"))
+    except ValueError:
+        return  # the format keyword judges the text
+    if moment.tzinfo is not None and moment > datetime.now(UTC):
+        yield ValidationError(f"{instance!r} is later than now")
+
+
+Validator = validators.extend(Draft202012Validator, {"x-not-after": _not_after})
 
 
 @dataclass(frozen=True)
 class Mutation:
+    """``location``: the keyword broken, as keys from the operation's spec node.
+    ``by_schema``: whether :func:`breaks_only` can judge it (not so for malformed JSON or
+    an unknown id, which break no schema keyword)."""
+
     name: str
     apply: Callable[[Case], Case]
+    location: Location = ()
+    by_schema: bool = True
 
 
 def mutations(operation: Operation, protected: frozenset[str] = frozenset()) -> list[Mutation]:
@@ -37,33 +77,69 @@ def mutations(operation: Operation, protected: frozenset[str] = frozenset()) -> 
 
 
 def _is_valid(value: Any, schema: Mapping[str, Any]) -> bool:
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return validator.is_valid(value)
+    return bool(Validator(schema, format_checker=Validator.FORMAT_CHECKER).is_valid(value))
 
 
-def invalid_values(schema: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
-    """(what is wrong, a value) pairs that break one keyword of a value schema."""
+def invalid_values(schema: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """(keyword, what is wrong, value) triples, each value breaking that keyword."""
     yield from _wrong_type(schema)
-    if "enum" in schema:
-        yield "not in enum", 999999 if all(isinstance(v, int) for v in schema["enum"]) \
-            else "__not_in_enum__"
-    if "maxLength" in schema:
-        yield f"longer than {schema['maxLength']}", "x" * (schema["maxLength"] + 1)
-    if schema.get("minLength", 0) > 0:
-        yield f"shorter than {schema['minLength']}", ""
+    yield from _enum_breakers(schema)
+    yield from _length_breakers(schema)
+    yield from _number_breakers(schema)
     if "pattern" in schema:
-        breaker = next((s for s in _PATTERN_BREAKERS if not re.search(schema["pattern"], s)), None)
-        if breaker is not None:
-            yield "not matching its pattern", breaker
-    if schema.get("format") in _FORMAT_BREAKERS:
-        yield f"not a valid {schema['format']}", _FORMAT_BREAKERS[schema["format"]]
+        found = patterns.breakers(schema["pattern"]) or [
+            ("not matching", value) for value in _PATTERN_FALLBACK]
+        for what, value in found:
+            yield "pattern", f"not matching its pattern ({what}: {value!r})", value
+    for value in _FORMAT_BREAKERS.get(schema.get("format", ""), ()):
+        yield "format", f"not a valid {schema['format']} ({value!r})", value
+    if schema.get("x-not-after") == "now":
+        later = (datetime.now(UTC) + _FUTURE).isoformat().replace("+00:00", "Z")
+        yield "x-not-after", f"later than now ({later})", later
+
+
+def _enum_breakers(schema: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    if "const" in schema:
+        yield "const", f"other than {schema['const']!r}", f"{schema['const']}_other"
+    if "enum" not in schema:
+        return
+    texts = [value for value in schema["enum"] if isinstance(value, str)]
+    if all(isinstance(value, int) for value in schema["enum"]):
+        yield "enum", "not in enum (999999)", 999999
+    for value in ([texts[0].upper(), texts[0] + "_other", ""] if texts else ["__not_in_enum__"]):
+        yield "enum", f"not in enum ({value!r})", value
+
+
+def _length_breakers(schema: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    if "maxLength" in schema:
+        yield "maxLength", f"longer than {schema['maxLength']}", "x" * (schema["maxLength"] + 1)
+    if schema.get("minLength", 0) > 0:
+        yield "minLength", f"shorter than {schema['minLength']}", "x" * (schema["minLength"] - 1)
+    if schema.get("minItems", 0) > 0:
+        yield "minItems", f"fewer than {schema['minItems']} items", []
+    if schema.get("minProperties", 0) > 0:
+        yield "minProperties", f"fewer than {schema['minProperties']} properties", {}
+
+
+def _number_breakers(schema: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    step = 1 if schema.get("type") == "integer" else 0.5
     if "minimum" in schema:
-        yield f"below minimum {schema['minimum']}", schema["minimum"] - 1
+        yield "minimum", f"below minimum {schema['minimum']}", schema["minimum"] - step
     if "maximum" in schema:
-        yield f"above maximum {schema['maximum']}", schema["maximum"] + 1
+        yield "maximum", f"above maximum {schema['maximum']}", schema["maximum"] + step
+    if "exclusiveMinimum" in schema:
+        yield "exclusiveMinimum", f"equal to exclusiveMinimum {schema['exclusiveMinimum']}", \
+            schema["exclusiveMinimum"]
+    if "exclusiveMaximum" in schema:
+        yield "exclusiveMaximum", f"equal to exclusiveMaximum {schema['exclusiveMaximum']}", \
+            schema["exclusiveMaximum"]
+    if "multipleOf" in schema:
+        base = schema.get("minimum", schema.get("exclusiveMinimum", 0)) or 0
+        yield "multipleOf", f"not a multiple of {schema['multipleOf']}", \
+            base + schema["multipleOf"] / 2 + schema["multipleOf"]
 
 
-def _wrong_type(schema: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+def _wrong_type(schema: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
     allowed = schema.get("type")
     if allowed is None:
         return
@@ -72,7 +148,7 @@ def _wrong_type(schema: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
         allowed.add("integer")
     for name, value in _WRONG_TYPES:
         if name not in allowed:
-            yield f"of type {name} instead of {'/'.join(sorted(allowed))}", value
+            yield "type", f"of type {name} instead of {'/'.join(sorted(allowed))}", value
             return
 
 
@@ -83,43 +159,125 @@ def _body_mutations(operation: Operation, protected: frozenset[str]) -> Iterator
     media_type, schema = media
     if media_type != "application/json":
         return
+    content: Location = ("requestBody", "content")
     yield Mutation("malformed JSON body", lambda case: replace(
-        case, raw_body=b'{"unterminated": ', headers={"Content-Type": "application/json"}))
+        case, raw_body=b'{"unterminated": ', headers={"Content-Type": "application/json"}),
+        content, by_schema=False)
     yield Mutation("body of the wrong content type", lambda case: replace(
-        case, raw_body=b"plain text", headers={"Content-Type": "text/plain"}))
+        case, raw_body=b"plain text", headers={"Content-Type": "text/plain"}),
+        content, by_schema=False)
     if schema.get("type") == "object":
-        yield Mutation("body is a JSON array, not an object", lambda case: case.with_body([]))
+        yield Mutation("body is a JSON array, not an object", _set_at((), []),
+                       (*content, media_type, "schema", "type"))
+    yield from _schema_mutations(schema, (), (*content, media_type, "schema"), protected)
+
+
+def _label(path: Path) -> str:
+    return "body" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}"
+                            for part in path)
+
+
+def _schema_mutations(schema: Mapping[str, Any], path: Path, location: Location,
+                      protected: frozenset[str] = frozenset()) -> Iterator[Mutation]:
+    """Every keyword of this schema and, recursively, of its properties and items."""
+    if path:
+        for keyword, what, value in invalid_values(schema):
+            if not _is_valid(value, schema):
+                yield Mutation(f"{_label(path)} {what}", _set_at(path, value),
+                               (*location, keyword))
+    yield from _object_mutations(schema, path, location, protected)
+    items = schema.get("items")
+    if isinstance(items, dict):
+        if "maxItems" in schema:
+            yield Mutation(f"{_label(path)} with more than {schema['maxItems']} items",
+                           _stretch_at(path, schema["maxItems"] + 1), (*location, "maxItems"))
+        yield from _schema_mutations(items, (*path, 0), (*location, "items"))
+
+
+def _object_mutations(schema: Mapping[str, Any], path: Path, location: Location,
+                      protected: frozenset[str]) -> Iterator[Mutation]:
     for name in schema.get("required", []):
         if name not in protected:
-            yield Mutation(f"body.{name} missing (required)", _drop_field(name))
+            yield Mutation(f"{_label((*path, name))} missing (required)",
+                           _drop_at((*path, name)), (*location, "required"))
+    extra = schema.get("additionalProperties")
+    if "properties" in schema and extra is False:
+        yield Mutation(f"{_label(path)} with an undocumented property (closed object)",
+                       _set_at((*path, "x_conformance_extra"), "x"),
+                       (*location, "additionalProperties"))
+    if isinstance(extra, dict):
+        yield from _schema_mutations(extra, (*path, "x_conformance_extra"),
+                                     (*location, "additionalProperties"))
     for name, field_schema in schema.get("properties", {}).items():
-        if name in protected:
-            continue
-        for what, value in invalid_values(field_schema):
-            if not _is_valid(value, field_schema):
-                yield Mutation(f"body.{name} {what}", _set_field(name, value))
+        if name not in protected:
+            yield from _schema_mutations(field_schema, (*path, name),
+                                         (*location, "properties", name))
 
 
-def _drop_field(name: str) -> Callable[[Case], Case]:
+def _body_copy(case: Case) -> Any:
+    return copy.deepcopy(case.body) if case.has_body else None
+
+
+def _parent(body: Any, path: Path) -> Any:
+    """The container holding ``path``'s last key, made where it is missing."""
+    node = body
+    for key, following in itertools.pairwise(path):
+        empty: Any = [] if isinstance(following, int) else {}
+        if isinstance(key, int):
+            if not isinstance(node, list):
+                return None
+            if len(node) <= key:
+                node.append(empty)
+            node = node[key]
+        else:
+            if not isinstance(node, dict):
+                return None
+            node = node.setdefault(key, empty)
+    return node
+
+
+def _set_at(path: Path, value: Any) -> Callable[[Case], Case]:
     def apply(case: Case) -> Case:
-        body = dict(case.body) if isinstance(case.body, dict) else {}
-        body.pop(name, None)
+        if not path:
+            return case.with_body(value)
+        body = _body_copy(case) if isinstance(case.body, dict) else {}
+        parent = _parent(body, path)
+        key = path[-1]
+        if isinstance(parent, list) and isinstance(key, int):
+            parent[key:key + 1] = [value]
+        elif isinstance(parent, dict):
+            parent[key] = value
         return case.with_body(body)
 
     return apply
 
 
-def _set_field(name: str, value: Any) -> Callable[[Case], Case]:
+def _drop_at(path: Path) -> Callable[[Case], Case]:
     def apply(case: Case) -> Case:
-        body = dict(case.body) if isinstance(case.body, dict) else {}
-        body[name] = value
+        body = _body_copy(case) if isinstance(case.body, dict) else {}
+        parent = _parent(body, path)
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
+        return case.with_body(body)
+
+    return apply
+
+
+def _stretch_at(path: Path, count: int) -> Callable[[Case], Case]:
+    """The array at ``path`` with its first item repeated to ``count`` items."""
+    def apply(case: Case) -> Case:
+        body = _body_copy(case) if isinstance(case.body, dict) else {}
+        parent = _parent(body, path)
+        current = parent.get(path[-1]) if isinstance(parent, dict) else None
+        if isinstance(current, list) and current:
+            parent[path[-1]] = [*current, *[current[0]] * count][:count]
         return case.with_body(body)
 
     return apply
 
 
 def _parameter_mutations(operation: Operation, protected: frozenset[str]) -> Iterator[Mutation]:
-    for parameter in operation.parameters:
+    for index, parameter in enumerate(operation.parameters):
         location, name = parameter.get("in"), parameter["name"]
         if location not in ("path", "query") or name in protected:
             continue
@@ -127,12 +285,14 @@ def _parameter_mutations(operation: Operation, protected: frozenset[str]) -> Ite
         unknown = _unknown_id(schema) if location == "path" else None
         if unknown is not None:
             yield Mutation(f"path.{name} names nothing that exists",
-                           _set_parameter(location, name, unknown))
-        for what, value in invalid_values(schema):
+                           _set_parameter(location, name, unknown), ("parameters", index),
+                           by_schema=False)
+        for keyword, what, value in invalid_values(schema):
             if location == "path" and value in ("", [], {}):
                 continue  # an empty path segment routes elsewhere; not a parameter error
             if not _is_valid(_as_wire_value(value, schema), schema):
-                yield Mutation(f"{location}.{name} {what}", _set_parameter(location, name, value))
+                yield Mutation(f"{location}.{name} {what}", _set_parameter(location, name, value),
+                               ("parameters", index, "schema", keyword))
 
 
 def _unknown_id(schema: Mapping[str, Any]) -> Any:
@@ -167,3 +327,46 @@ def _set_parameter(location: str, name: str, value: Any) -> Callable[[Case], Cas
         return replace(case, query={**case.query, name: value})
 
     return apply
+
+
+def broken_rules(case: Case) -> set[Location]:
+    """Where the request, as it goes on the wire, breaks the operation's spec: the
+    locations of every violated keyword (parameters read as text, the body re-parsed)."""
+    operation, broken = case.operation, set[Location]()
+    for index, parameter in enumerate(operation.parameters):
+        sent = {"path": case.path_params, "query": case.query}.get(str(parameter.get("in")))
+        if sent is None:
+            continue
+        if parameter["name"] not in sent:
+            if parameter.get("required"):
+                broken.add(("parameters", index, "required"))
+            continue
+        schema = parameter.get("schema", {})
+        broken |= _errors(_as_wire_value(sent[parameter["name"]], schema), schema,
+                          ("parameters", index, "schema"))
+    media = operation.body_media()
+    if media is not None and case.raw_body is None:
+        if not case.has_body:
+            if operation.body_required:
+                broken.add(("requestBody", "required"))
+        else:
+            broken |= _errors(json.loads(json.dumps(case.body)), media[1],
+                              ("requestBody", "content", media[0], "schema"))
+    return broken
+
+
+def breaks_only(mutation: Mutation, case: Case) -> bool:
+    """Whether the mutated request breaks exactly the mutation's rule (always so for
+    mutations no schema keyword judges)."""
+    if not mutation.by_schema:
+        return True
+    broken = broken_rules(case)
+    if mutation.location[-1:] == ("type",):  # a value of another type is in no enum either
+        node = mutation.location[:-1]
+        broken -= {(*node, "enum"), (*node, "const")}
+    return broken == {mutation.location}
+
+
+def _errors(value: Any, schema: Mapping[str, Any], prefix: Location) -> set[Location]:
+    validator = Validator(schema, format_checker=Validator.FORMAT_CHECKER)
+    return {(*prefix, *error.schema_path) for error in validator.iter_errors(value)}

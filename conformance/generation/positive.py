@@ -105,3 +105,36 @@ def _without(schema: Mapping[str, Any], names: set[str]) -> dict[str, Any]:
     return {**schema,
             "properties": {k: v for k, v in schema["properties"].items() if k not in names},
             "required": [name for name in schema.get("required", []) if name not in names]}
+
+
+def documented_body(operation: Operation) -> Any:
+    """The request body the spec shows as an example (``example`` or the first of
+    ``examples``), or None."""
+    media = operation.body_media()
+    if media is None:
+        return None
+    content = operation.spec.get("requestBody", {}).get("content", {}).get(media[0], {})
+    if "example" in content:
+        return content["example"]
+    return next((example.get("value") for example in content.get("examples", {}).values()),
+                None)
+
+
+def exemplary_cases(operation: Operation, pins: Pins = Pins()) -> st.SearchStrategy[Case]:
+    """Valid requests whose body fields come from the documented example wherever the
+    adapter pins nothing: a base for invalid requests that a server accepts as it is
+    (a generated minimal body may meet a business rule, ``".MOV"`` as a blank file name,
+    and then a 4xx to a mutation of it proves nothing)."""
+    example = documented_body(operation)
+    if not isinstance(example, dict):
+        return cases(operation, pins)
+
+    def merge(case: Case) -> Case:
+        if not isinstance(case.body, dict):
+            return case
+        pinned = {name: case.body[name] for name in pins.body if name in case.body}
+        body = {name: value for name, value in example.items()
+                if name not in pins.omit_body_fields}
+        return case.with_body({**body, **pinned})
+
+    return cases(operation, pins).map(merge)
