@@ -57,8 +57,21 @@ def test_each_mutation_of_the_documented_example_breaks_exactly_its_rule() -> No
     assert any("camera_setup_selection not in enum" in name for name in names)
     assert any("file_name not matching its pattern (with a '/'" in name for name in names)
     assert any("capture_time later than now" in name for name in names)
-    # a string far too long breaks the pattern as well as maxLength: not sent as one rule
-    assert not any(name == "body.file_name longer than 255" for name in names)
+    # too long, yet matching the pattern: maxLength is the one rule broken
+    assert "body.file_name longer than 255" in names
+
+
+def test_a_too_long_value_still_matches_the_pattern() -> None:
+    value = patterns.matching(r"^[^/\\]*\.[mM][oO][vV]$", 256)
+    assert value is not None and len(value) >= 256 and value.endswith(".mov")
+
+
+def test_a_mutation_breaking_two_rules_is_not_sent() -> None:
+    operation, case = _create_capture()
+    mutation = next(m for m in negative.mutations(operation)
+                    if m.location == (*BODY, "properties", "file_name", "maxLength"))
+    both = case.with_body({**case.body, "file_name": "x" * 300})  # too long and no .mov
+    assert not negative.breaks_only(mutation, both)
 
 
 @pytest.mark.parametrize(("value", "valid"), [("5", True), ("0", True), ("-1", False),

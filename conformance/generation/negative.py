@@ -112,7 +112,10 @@ def _enum_breakers(schema: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
 
 def _length_breakers(schema: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
     if "maxLength" in schema:
-        yield "maxLength", f"longer than {schema['maxLength']}", "x" * (schema["maxLength"] + 1)
+        too_long = "pattern" in schema and patterns.matching(
+            schema["pattern"], schema["maxLength"] + 1)
+        yield "maxLength", f"longer than {schema['maxLength']}", \
+            too_long or "x" * (schema["maxLength"] + 1)
     if schema.get("minLength", 0) > 0:
         yield "minLength", f"shorter than {schema['minLength']}", "x" * (schema["minLength"] - 1)
     if schema.get("minItems", 0) > 0:

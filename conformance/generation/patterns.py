@@ -53,6 +53,22 @@ def breakers(pattern: str) -> list[tuple[str, str]]:
     return list(unique.items())
 
 
+def matching(pattern: str, length: int) -> str | None:
+    """A value of at least ``length`` characters that matches ``pattern`` (its first
+    unbounded repeat stretched), to break a ``maxLength`` without breaking the pattern."""
+    try:
+        nodes = list(sre_parse.parse(pattern))
+        index = next(i for i, (op, av) in enumerate(nodes)
+                     if op in _REPEATS and av[1] == sre.MAXREPEAT)
+        short = _render(nodes)
+        item = _sequence(list(nodes[index][1][2]))
+        extra = -(-(length - len(short)) // max(len(item), 1)) + 1
+        value = _render(nodes, stretch=index, times=extra)
+    except (StopIteration, Unsupported, re.error, RecursionError):
+        return None
+    return value if len(value) >= length and re.search(pattern, value) else None
+
+
 def _candidates(nodes: list[Any]) -> Iterator[tuple[str, str]]:
     """Most telling first: refused characters in the free part, a fixed run left out,
     a repeat past its bound, then a character swapped at each end of a fixed run."""
@@ -109,7 +125,7 @@ def _fixed_runs(nodes: list[Any]) -> Iterator[tuple[int, int]]:
 
 
 def _render(nodes: list[Any], override: tuple[int, str] | None = None,
-            omit: range = range(0), stretch: int | None = None) -> str:
+            omit: range = range(0), stretch: int | None = None, times: int = 0) -> str:
     parts = []
     for index, (op, av) in enumerate(nodes):
         if index in omit:
@@ -117,7 +133,7 @@ def _render(nodes: list[Any], override: tuple[int, str] | None = None,
         if override is not None and override[0] == index:
             parts.append(_before_probe(op, av) + override[1])
         elif index == stretch:
-            parts.append(_sequence(list(av[2])) * (av[1] + 1))
+            parts.append(_sequence(list(av[2])) * (times or av[1] + 1))
         else:
             parts.append(_sample(op, av))
     return "".join(parts)
