@@ -42,9 +42,10 @@ def response_schema(operation: Operation, exchange: Exchange) -> Failure | None:
     if schema is None:
         return None
     try:
-        body = exchange.json()
+        body = _decoded_body(exchange)
     except ValueError:
-        return Failure(f"a JSON body for {exchange.status}", f"unparseable: {_snippet(exchange)}")
+        return Failure(f"a {exchange.content_type} body for {exchange.status}",
+                       f"unparseable: {_snippet(exchange)}")
     error = next(iter(_validator(operation, exchange.status, exchange.content_type)
                       .iter_errors(body)), None)
     if error is None:
@@ -52,6 +53,14 @@ def response_schema(operation: Operation, exchange: Exchange) -> Failure | None:
     where = "/".join(str(part) for part in error.absolute_path) or "(root)"
     return Failure(f"a body matching the {exchange.status} schema",
                    f"at {where}: {error.message[:300]}")
+
+
+def _decoded_body(exchange: Exchange) -> Any:
+    """A text/plain answer is judged as the string it is; every other documented type is
+    JSON (Biometrics Cloud's version answers plain text)."""
+    if exchange.content_type == "text/plain":
+        return exchange.body.decode("utf-8")
+    return exchange.json()
 
 
 def response_headers(operation: Operation, exchange: Exchange) -> Failure | None:

@@ -135,6 +135,9 @@ def _to_response(reply: Reply) -> Response:
         response = Response(status=reply.status, headers=reply.headers)
         del response.headers["Content-Type"]
         return response
+    if reply.content_type != "application/json":
+        return Response(str(reply.body), status=reply.status, headers=reply.headers,
+                        content_type=reply.content_type)
     return Response(json.dumps(reply.body), status=reply.status, headers=reply.headers,
                     content_type="application/json")
 

@@ -257,9 +257,9 @@ class ResponseValidator:
             return [*problems, Problem("response.content-type", f"{media!r} is not documented")]
         validator = self._validator(operation, status, media, content[media].get("schema", {}))
         try:
-            body = json.loads(response.get_data())
+            body = _response_body(media, response)
         except ValueError:
-            return [*problems, Problem("response.body", "is not JSON")]
+            return [*problems, Problem("response.body", f"is not {media}")]
         return problems + [Problem(_field_path("response.body", error), error.message)
                            for error in validator.errors(body)]
 
@@ -269,6 +269,13 @@ class ResponseValidator:
         if key not in self._compiled:
             self._compiled[key] = CompiledSchema(schema)
         return self._compiled[key]
+
+
+def _response_body(media: str, response: Response) -> Any:
+    """A text/plain answer is checked as the string it is; everything else is JSON."""
+    if media == "text/plain":
+        return response.get_data().decode("utf-8")
+    return json.loads(response.get_data())
 
 
 def value_problems(schema: Mapping[str, Any], value: Any, where: str = "body") -> list[Problem]:

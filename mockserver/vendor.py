@@ -58,6 +58,8 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     has_body: bool = True
+    #: a body of another media type (``text/plain``) is sent as the string it is
+    content_type: str = "application/json"
 
 
 class ApiError(Exception):

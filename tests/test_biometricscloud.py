@@ -149,6 +149,65 @@ def test_login_with_bad_credentials_is_401(server: RunningMock, credentials: dic
     assert body["detail"] == "Unable to log in with provided credentials."
 
 
+def login(server: RunningMock) -> dict[str, Any]:
+    response = requests.post(api(server, "/login"), timeout=10, json={
+        "username": "jane.doe@example.com", "password": "correct-horse-battery-staple"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def refresh(server: RunningMock, refresh_token: str, **headers: str) -> requests.Response:
+    return requests.post(api(server, "/refresh-token"), json={"refresh_token": refresh_token},
+                         headers=headers, timeout=10)
+
+
+def test_version_answers_plain_text(server: RunningMock) -> None:
+    response = requests.get(api(server, "/version"), timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert response.text == "BiometricsCloud Backend v1.0"
+
+
+def test_refresh_replaces_both_tokens(server: RunningMock) -> None:
+    grant = login(server)
+    response = refresh(server, grant["refresh_token"], **auth(grant["access_token"]))
+    assert response.status_code == 200, response.text
+    renewed = response.json()
+    assert set(renewed) == {"access_token", "expires_in", "refresh_token", "scope",
+                            "token_type"}
+    assert (renewed["expires_in"], renewed["scope"], renewed["token_type"]) == (
+        3600, "all", "Bearer")
+    assert listed_ids(server, renewed["access_token"]) == PRIMARY_RECORDS
+    old = requests.get(api(server, "/files"), headers=auth(grant["access_token"]), timeout=10)
+    assert error(old, 401, "authentication_failed")["detail"] == "Invalid token."
+    reused = error(refresh(server, grant["refresh_token"]), 401, "token_not_valid")
+    assert reused["detail"] == "Invalid refresh token."
+    assert refresh(server, renewed["refresh_token"]).status_code == 200
+
+
+def test_a_refreshed_token_expires_after_3600_seconds_of_mock_time(server: RunningMock) -> None:
+    renewed = refresh(server, login(server)["refresh_token"]).json()
+    server.advance(3599)
+    assert listed_ids(server, renewed["access_token"]) == PRIMARY_RECORDS
+    server.advance(1)
+    expired = requests.get(api(server, "/files"), headers=auth(renewed["access_token"]),
+                           timeout=10)
+    error(expired, 401, "authentication_failed")
+
+
+@pytest.mark.parametrize("body", [{"refresh_token": "not-a-refresh-token"},
+                                  {"refresh_token": SAMPLE_TOKEN}], ids=["unknown", "access"])
+def test_an_unknown_refresh_token_is_401_in_the_apis_format(server: RunningMock,
+                                                            body: dict[str, str]) -> None:
+    response = requests.post(api(server, "/refresh-token"), json=body, timeout=10)
+    assert error(response, 401, "token_not_valid")["detail"] == "Invalid refresh token."
+
+
+def test_a_refresh_without_its_field_is_400(server: RunningMock) -> None:
+    response = requests.post(api(server, "/refresh-token"), json={}, timeout=10)
+    assert "refresh_token" in error(response, 400, "invalid")["errors"]
+
+
 def test_login_without_password_is_400(server: RunningMock) -> None:
     response = requests.post(api(server, "/login"), json={"username": "x"}, timeout=10)
     assert "password" in error(response, 400, "invalid")["errors"]

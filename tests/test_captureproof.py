@@ -34,7 +34,7 @@ PRIMARY = {"token": "903fc07decff1059951641d41e3045cd", "patient_id": "53ede085"
 SECONDARY = {"token": "cd7a005314c54a698beda40233600428", "patient_id": "5v2xz94z8",
              "proof_id": "ptn7x68m3"}
 LOGIN = {"email": "clinician@example.com", "password": "correct-horse-battery-staple",
-         "app_id": "captureproof-web"}
+         "app_id": "captureproof api"}
 JPEG = b"\xff\xd8\xff\xe0" + b"knee photo" * 100
 TIMEOUT = 10
 
@@ -112,15 +112,84 @@ def test_login_opens_a_session_and_logout_ends_it(server: RunningMock) -> None:
     response = post(server.url(f"{BASE}/sessions"), json=LOGIN)
     assert response.status_code == 200, response.text
     session = response.json()
-    assert session["account_id"] == "acc53ede085" and session["email"] == LOGIN["email"]
+    assert session["clinician"]["id"] == "acc53ede085" and "patient" not in session
+    assert session["clinician"]["email"] == LOGIN["email"]
     token = session["token"]
     assert len(token) == 32 and token != PRIMARY["token"]
     assert capture_ids(get(proof_url(server, PRIMARY), headers={"X-API-Session": token}))
 
     logout = requests.delete(server.url(f"{BASE}/sessions"), params={"token": token},
                              timeout=TIMEOUT)
-    assert logout.status_code == 204 and logout.content == b""
+    assert logout.status_code == 200 and logout.json() == {"status": "ok"}
     assert_error(get(proof_url(server, PRIMARY), params={"token": token}), 401,
+                 "Invalid or missing session token")
+
+
+def sdk_login(server: RunningMock, email: str = LOGIN["email"],
+              password: str = LOGIN["password"]) -> dict[str, Any]:
+    """The JavaScript SDK's login request, exactly: a JSON body with app_id "captureproof api"."""
+    response = post(server.url(f"{BASE}/sessions"),
+                    json={"email": email, "password": password, "app_id": "captureproof api"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_sdk_login_answers_token_platform_and_clinician(server: RunningMock) -> None:
+    session = sdk_login(server)
+    assert set(session) == {"token", "platform", "clinician"}
+    for platform in ("ios", "android"):
+        assert set(session["platform"][platform]) == {"mandatory", "description"}
+        assert isinstance(session["platform"][platform]["mandatory"], bool)
+    assert session["clinician"] == {"id": "acc53ede085", "email": LOGIN["email"],
+                                    "first_name": "Jane", "last_name": "Doe"}
+
+
+def test_a_patient_account_is_answered_as_patient(server: RunningMock) -> None:
+    session = sdk_login(server, "morgan.ellis@example.com", "knee-photos-every-day")
+    assert "clinician" not in session and session["patient"]["first_name"] == "Morgan"
+
+
+def test_app_id_is_optional_and_defaults_to_captureproof(server: RunningMock) -> None:
+    without = post(server.url(f"{BASE}/sessions"),
+                   json={"email": LOGIN["email"], "password": LOGIN["password"]})
+    assert without.status_code == 200, without.text
+    assert without.json()["clinician"]["id"] == "acc53ede085"
+    explicit = post(server.url(f"{BASE}/sessions"), json={**LOGIN, "app_id": "captureproof"})
+    assert explicit.status_code == 200, explicit.text
+
+
+def test_the_sdk_logout_on_the_tokens_path_ends_the_session(server: RunningMock) -> None:
+    token = sdk_login(server)["token"]
+    assert capture_ids(get(proof_url(server, PRIMARY), params={"token": token}))
+    logout = requests.delete(server.url(f"{BASE}/sessions/{token}"), timeout=TIMEOUT)
+    assert logout.status_code == 200 and logout.json() == {"status": "ok"}
+    assert_error(get(proof_url(server, PRIMARY), params={"token": token}), 401,
+                 "Invalid or missing session token")
+    assert_error(requests.delete(server.url(f"{BASE}/sessions/{token}"), timeout=TIMEOUT),
+                 401, "Invalid or missing session token")
+
+
+SDK_CREDENTIALS = f"{BASE}/patients/fake_patient_id/proofs/fake_proof_id/captures/new"
+
+
+def test_sdk_placeholder_credentials_upload_for_the_signed_in_user(server: RunningMock) -> None:
+    """The SDK's placeholder ids get working credentials; the upload then becomes a capture
+    of the signed-in account's own proof."""
+    token = sdk_login(server)["token"]
+    response = get(server.url(SDK_CREDENTIALS), headers={"X-API-Session": token})
+    assert response.status_code == 200, response.text
+    creds, key = response.json(), response.json()["key"] + ".jpg"
+    assert upload(creds, key).status_code == 201
+    created = post(proof_url(server, PRIMARY), params={"token": token},
+                   json={"description": "from the SDK", "upload_s3_key": key})
+    assert created.status_code == 200, created.text
+    assert created.json()["proof"]["last_capture"]["upload_s3_key"] == key
+
+
+@pytest.mark.parametrize("params", [{}, {"token": "0" * 32}], ids=["none", "unknown"])
+def test_sdk_placeholder_credentials_need_a_session(server: RunningMock,
+                                                    params: dict[str, str]) -> None:
+    assert_error(get(server.url(SDK_CREDENTIALS), params=params), 401,
                  "Invalid or missing session token")
 
 
@@ -129,7 +198,7 @@ def test_login_accepts_a_form(server: RunningMock, encoding: str) -> None:
     body = LOGIN if encoding == "data" else {name: (None, value) for name, value in LOGIN.items()}
     response = post(server.url(f"{BASE}/sessions"), **{encoding: body})
     assert response.status_code == 200, response.text
-    assert response.json()["account_id"] == "acc53ede085"
+    assert response.json()["clinician"]["id"] == "acc53ede085"
 
 
 @pytest.mark.parametrize("wrong", [{"password": "nope"}, {"app_id": "other-app"},

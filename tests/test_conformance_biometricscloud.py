@@ -41,7 +41,7 @@ FAITHFUL_DOWNLOADS = Breakage("GET", DOWNLOAD, lambda exchange, forward: forward
 
 def test_the_mock_conforms(mock, tmp_path):
     run = run_conformance("biometricscloud", mock.url("/api/v1"), tmp_path)
-    assert_conforms(run, 6)
+    assert_conforms(run, 8)
     assert not run.report["not_run"], run.report["not_run"]
 
 
@@ -158,6 +158,18 @@ def _signature_unchecked() -> Breakage:
     return Breakage("GET", DOWNLOAD, respond)
 
 
+def _refresh_not_rotated() -> Breakage:
+    """A used refresh token keeps working: its first answer is replayed."""
+    answers: dict[bytes, Answer] = {}
+
+    def respond(exchange, forward) -> Answer:
+        if exchange.body not in answers or answers[exchange.body].status != 200:
+            answers[exchange.body] = forward(exchange)
+        return answers[exchange.body]
+
+    return Breakage("POST", "/api/v1/refresh-token", respond)
+
+
 BROKEN = {
     "wrong status": (lambda: set_status("POST", FILES, 201, when_status=200),
                      "status_code_documented"),
@@ -184,6 +196,7 @@ BROKEN = {
     "signature unchecked": (_signature_unchecked, "file_url"),
     "early expiry": (lambda: Breakage("GET", DOWNLOAD, _expires_after_five_minutes),
                      "lifecycle"),
+    "refresh not rotated": (_refresh_not_rotated, "refresh_rotation"),
 }
 
 

@@ -29,6 +29,8 @@ PRIMARY_PROOF = r"/api/v1/patients/53ede085/proofs/4cd40d7e3/.+"
 MEDIA_PROCESSED = CAPTURES + r"/[^/]+/is_media_processed"
 BUCKET = "/s3/cp-test-uploads/"
 NO_UPLOADED_OBJECT = "No uploaded object exists for upload_s3_key"
+#: the spec's LoggedOut answer
+LOGGED_OUT = Answer(200, {"Content-Type": "application/json"}, b'{"status": "ok"}')
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def mock(mock_factory):
 
 def test_the_mock_conforms(mock, tmp_path):
     run = run_conformance("captureproof", mock.url("/api/v1"), tmp_path)
-    assert_conforms(run, 6)
+    assert_conforms(run, 8)
     assert {"isolation", "read_after_write", "upload_flow", "lifecycle",
             "upload_required"} <= set(run.report["checks"])
     assert run.report["checks"]["delete_is_final"]["passed"] > 0
@@ -160,7 +162,15 @@ def _logout_ignored(exchange, forward) -> Answer:
     """A valid session's logout is acknowledged, but the session lives on."""
     probe = forward(replace(exchange, method="GET", path="/api/v1/patients/53ede085/proofs/"
                             "4cd40d7e3/captures", body=b""))
-    return Answer(204, {}, b"") if probe.status == 200 else forward(exchange)
+    return LOGGED_OUT if probe.status == 200 else forward(exchange)
+
+
+def _path_logout_ignored(exchange, forward) -> Answer:
+    """The SDK's DELETE /sessions/{token} is acknowledged, but the session lives on."""
+    value = exchange.path.rsplit("/", 1)[1]
+    probe = forward(replace(exchange, method="GET", path="/api/v1/patients/53ede085/proofs/"
+                            "4cd40d7e3/captures", query=f"token={value}", body=b""))
+    return LOGGED_OUT if probe.status == 200 else forward(exchange)
 
 
 BROKEN = {
@@ -197,9 +207,12 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     assert "curl " in run.output
 
 
-def test_a_logout_that_does_not_end_the_session_is_reported(mock, tmp_path):
-    with BrokenProxy(mock.origin, Breakage("DELETE", "/api/v1/sessions",
-                                           _logout_ignored)) as proxy:
+@pytest.mark.parametrize(("path", "respond"), [
+    ("/api/v1/sessions", _logout_ignored),
+    ("/api/v1/sessions/[^/]+", _path_logout_ignored),
+], ids=["query-token", "sdk-path-token"])
+def test_a_logout_that_does_not_end_the_session_is_reported(mock, tmp_path, path, respond):
+    with BrokenProxy(mock.origin, Breakage("DELETE", path, respond)) as proxy:
         run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path)
     assert run.exit_status == 1, run.output
     assert "delete_is_final" in run.failed_checks, run.output[-3000:]

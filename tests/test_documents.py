@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import vendor_specs
 from documents import facts, json_bodies, seed_text
 
 SEEDS_WITH_BODIES = sorted(facts()["bodies"])
@@ -41,3 +42,28 @@ def test_each_error_message_is_in_its_document_or_says_why_not(message: dict[str
         return
     assert message["message"] in folded(seed_text(message["seed"]))
     assert str(message["status"]) in seed_text(message["seed"])
+
+
+def _document_quotes(node: Any, where: str = "") -> list[tuple[str, dict[str, str]]]:
+    """Every ``x-document`` of a spec, with where it sits."""
+    if isinstance(node, list):
+        return [found for index, item in enumerate(node)
+                for found in _document_quotes(item, f"{where}/{index}")]
+    if not isinstance(node, dict):
+        return []
+    found = [(where, node["x-document"])] if "x-document" in node else []
+    return found + [item for key, value in node.items() if key != "x-document"
+                    for item in _document_quotes(value, f"{where}/{key}")]
+
+
+QUOTES = [(api, where, quote) for api in ("captureproof", "mycrt", "biometricscloud", "uplift")
+          for where, quote in _document_quotes(vendor_specs.load_spec(api))]
+
+
+@pytest.mark.parametrize(("api", "where", "quote"), QUOTES,
+                         ids=[f"{api}{where}" for api, where, _ in QUOTES])
+def test_each_spec_quote_is_in_its_document_section(api: str, where: str,
+                                                    quote: dict[str, str]) -> None:
+    text = seed_text(quote["seed"].split("_", 1)[0])
+    assert quote["section"] in text, (where, quote["section"])
+    assert folded(quote["quote"]) in folded(text), (where, quote["quote"])

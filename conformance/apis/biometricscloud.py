@@ -29,7 +29,13 @@ from conformance.results import Failure
 from conformance.session import MockClock, Session, SetupError
 from conformance.spec import Operation
 from conformance.stateful import ModelMachine, model_rule
-from conformance.transport import Case, Credentials, Exchange, TargetUnreachable
+from conformance.transport import (
+    NO_CREDENTIALS,
+    Case,
+    Credentials,
+    Exchange,
+    TargetUnreachable,
+)
 
 #: an id no run creates: what retrieve, update and delete get when no record could be made
 ABSENT_ID = 2_147_483_647
@@ -52,7 +58,7 @@ class BiometricsCloudAdapter:
     name = "biometricscloud"
     #: the semantic checks this adapter's model and flows assert
     checks = ("delete_is_final", "file_url", "isolation", "lifecycle", "pagination",
-              "read_after_write", "unique_ids")
+              "read_after_write", "refresh_rotation", "unique_ids")
     protected_fields: frozenset[str] = frozenset()
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
@@ -83,7 +89,7 @@ class BiometricsCloudAdapter:
                     {"session": session, "issued": set()})
 
     def flows(self) -> Iterable[Callable[[Session], None]]:
-        return [pagination_flow, file_url_flow]
+        return [pagination_flow, file_url_flow, refresh_flow]
 
 
 # -- pins -------------------------------------------------------------------------------
@@ -587,5 +593,52 @@ def _expires_after_fifteen_minutes(session: Session, clock: MockClock, record_id
         f"a fresh retrieve signs a working file_url: {failure.expected}", failure.seen),
         fetched or fresh)
 
+
+
+def refresh_flow(session: Session) -> None:
+    """With a login in the profile: a refresh answers a new pair, the new access token
+    works, the old access and refresh tokens are refused, and the new refresh token works
+    (refreshToken's description). Only the run's own login is refreshed."""
+    primary = session.profile["primary"]
+    if not primary.get("username") or not primary.get("password"):
+        session.results.skip("refresh_rotation", "the profile's primary has no username and "
+                                                 "password to log in and refresh")
+        return
+    grant = _json_object(session.send("login", NO_CREDENTIALS, has_body=True, body={
+        "username": str(primary["username"]), "password": str(primary["password"])}))
+    renewed = _refreshed(session, grant.get("refresh_token"))
+    if renewed is None:
+        return
+    steps = (("listFiles", bearer(str(renewed.get("access_token"))), None, 200),
+             ("listFiles", bearer(str(grant.get("access_token"))), None, 401),
+             ("refreshToken", NO_CREDENTIALS, grant.get("refresh_token"), 401),
+             ("refreshToken", NO_CREDENTIALS, renewed.get("refresh_token"), 200))
+    for operation_id, credentials, refresh_token, expected in steps:
+        exchange = (session.send(operation_id, credentials, query={"limit": 1})
+                    if refresh_token is None else
+                    session.send(operation_id, credentials, has_body=True,
+                                 body={"refresh_token": str(refresh_token)}))
+        session.expect("refresh_rotation", operation_id, None if exchange.status == expected
+                       else Failure(f"status {expected}", str(exchange.status)), exchange)
+
+
+def _refreshed(session: Session, refresh_token: Any) -> dict[str, Any] | None:
+    """The refresh of the run's own login, or None (and a failure) when it is refused."""
+    if not refresh_token:
+        session.expect("refresh_rotation", "login", Failure(
+            "a refresh_token from the profile's login", "none"), None)
+        return None
+    exchange = session.send("refreshToken", NO_CREDENTIALS, has_body=True,
+                            body={"refresh_token": str(refresh_token)})
+    if exchange.status == 200:
+        return _json_object(exchange)
+    session.expect("refresh_rotation", "refreshToken",
+                   Failure("status 200", str(exchange.status)), exchange)
+    return None
+
+
+def _json_object(exchange: Exchange) -> dict[str, Any]:
+    body = exchange.json_or_none()
+    return body if isinstance(body, dict) else {}
 
 ADAPTER = BiometricsCloudAdapter()

@@ -7,8 +7,10 @@ header is, by the spec's own note, not shown in the document. Sending the token 
 also keeps it out of request bodies, which the schema-driven phase generates and mutates.
 
 The suite never logs out the profile's tokens (that would end the run's own sessions): the
-logout is judged with a session of its own, opened when the profile's primary also carries
-``email``, ``password`` and ``app_id`` (INTERFACES.md allows more keys), skipped otherwise.
+logout is judged with sessions of its own, opened when the profile's primary also carries
+``email`` and ``password`` (and ``app_id``, sent when given; INTERFACES.md allows more keys),
+skipped otherwise: one ended with ``DELETE /sessions``, one with ``DELETE /sessions/{token}``
+as the vendor's JavaScript SDK sends it.
 """
 
 from __future__ import annotations
@@ -51,7 +53,11 @@ UNKNOWN_CAPTURE = "conformance0unknown0capture"
 MEDIA = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00conformance test photo" * 4
 #: values for the form fields the policy's starts-with conditions ask for (lower-case name)
 FORM_FIELDS = {"utf8": ("utf8", "\u2713"), "content-type": ("Content-Type", "image/jpeg")}
-LOGIN_KEYS = ("email", "password", "app_id")
+LOGIN_KEYS = ("email", "password")
+#: SessionCreate.app_id is optional (the spec's default applies when it is left out)
+OPTIONAL_LOGIN_KEYS = ("app_id",)
+#: the spec's LoggedOut response of both logout operations
+LOGGED_OUT_STATUS = 200
 #: body fields the generator leaves out: the token travels in the query; a valid key
 #: needs an upload, which the model and the flows perform
 OMITTED_BODY_FIELDS = frozenset({"token", "upload_s3_key"})
@@ -96,10 +102,12 @@ class CaptureProofAdapter:
     def pins(self, session: Session, operation: Operation) -> Pins | None:
         """The primary's proof everywhere; a capture the run created to poll. deleteSession
         would end the primary's own session, so the session flow judges it instead."""
-        if operation.operation_id == "deleteSession":
+        if operation.operation_id in ("deleteSession", "deleteSessionByToken"):
             return None
         if operation.operation_id == "createSession":
             return Pins()
+        if operation.operation_id == "getSdkUploadCredentials":
+            return Pins(omit_body_fields=OMITTED_BODY_FIELDS)
         path: dict[str, Any] = proof_path(session.profile["primary"])
         if operation.operation_id == "isMediaProcessed":
             path["capture_id"] = st.builds(once(lambda: some_capture_id(session)))
@@ -526,10 +534,13 @@ def session_flow(session: Session) -> None:
     expect_refused(session, "getUploadCredentials", "invalid", token(UNKNOWN_TOKEN))
     primary = session.profile["primary"]
     if not all(primary.get(key) for key in LOGIN_KEYS):
-        session.results.skip("delete_is_final", "the profile's primary has no email, password "
-                                                "and app_id to open a session to end")
+        session.results.skip("delete_is_final", "the profile's primary has no email and "
+                                                "password to open a session to end")
         return
-    logout_is_final(session, {key: str(primary[key]) for key in LOGIN_KEYS})
+    login = {key: str(primary[key]) for key in (*LOGIN_KEYS, *OPTIONAL_LOGIN_KEYS)
+             if primary.get(key)}
+    logout_is_final(session, login)
+    path_logout_is_final(session, login)
 
 
 def expect_refused(session: Session, operation_id: str, label: str,
@@ -540,18 +551,35 @@ def expect_refused(session: Session, operation_id: str, label: str,
         session.operation(operation_id), exchange, label), exchange)
 
 
-def logout_is_final(session: Session, login: dict[str, str]) -> None:
+def open_session(session: Session, login: dict[str, str]) -> str:
+    """A session of the run's own (never the profile's token), its token returned."""
     exchange = session.send("createSession", NO_CREDENTIALS, body=login, has_body=True)
     body = exchange.json_or_none()
     opened = exchange.status == 200 and isinstance(body, dict) and body.get("token")
     require(session, "delete_is_final", "createSession", None if opened else
             Failure("200 with a token for the profile's login", f"{exchange.status}"),
             exchange)
-    own = token(str(body["token"]))
+    return str(body["token"])
+
+
+def logout_is_final(session: Session, login: dict[str, str]) -> None:
+    own = token(open_session(session, login))
     primary = session.profile["primary"]
-    for step, expected in (("listCaptures", 200), ("deleteSession", 204),
+    for step, expected in (("listCaptures", 200), ("deleteSession", LOGGED_OUT_STATUS),
                            ("listCaptures", 401), ("deleteSession", 401)):
         exchange = session.send(step, own, path_params=proof_path(primary))
+        require(session, "delete_is_final", step, status_failure(exchange, expected), exchange)
+
+
+def path_logout_is_final(session: Session, login: dict[str, str]) -> None:
+    """The SDK's logout: the token in the path, no other credential."""
+    value = open_session(session, login)
+    primary = session.profile["primary"]
+    for step, expected in (("listCaptures", 200), ("deleteSessionByToken", LOGGED_OUT_STATUS),
+                           ("listCaptures", 401), ("deleteSessionByToken", 401)):
+        by_path = step == "deleteSessionByToken"
+        exchange = session.send(step, NO_CREDENTIALS if by_path else token(value),
+                                path_params={"token": value} if by_path else proof_path(primary))
         require(session, "delete_is_final", step, status_failure(exchange, expected), exchange)
 
 

@@ -18,7 +18,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Request
@@ -33,12 +33,16 @@ BUCKET = "biometricscloud-records"
 #: the document's note: "file_url will only be valid for 15 minutes"
 URL_LIFETIME_SECONDS = 900
 TOKEN_LIFETIME = timedelta(hours=24)
+#: the vendor's refresh answer: ``expires_in: 3600``
+REFRESHED_LIFETIME = timedelta(seconds=3600)
+VERSION = "BiometricsCloud Backend v1.0"
 DEFAULT_LIMIT, DEFAULT_SORT_FIELD, DEFAULT_SORT_ORDER = 100, "id", "asc"
 ACTIVE, ARCHIVED = 1, 2
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
 INVALID_TOKEN = "Invalid token."
 BAD_LOGIN = "Unable to log in with provided credentials."
+BAD_REFRESH = "Invalid refresh token."
 NOT_FOUND = "Not found."
 INVALID_BASE64 = "upload_content is not valid base64."
 VALIDATION_FAILED = "Request validation failed."
@@ -48,6 +52,8 @@ TENANTS, USERS, TOKENS, RECORDS = (
     "biometricscloud.tenant", "biometricscloud.user", "biometricscloud.token",
     "biometricscloud.record",
 )
+#: refresh token -> {access_token, tenant_id, user_id}; each is used once
+REFRESH_TOKENS = "biometricscloud.refresh_token"
 RECORD_COUNTER = "biometricscloud.record_id"
 
 #: list entries show exactly these fields (FileSummary is closed)
@@ -65,7 +71,8 @@ SORT_KEYS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
 }
 
 _CODES_BY_MESSAGE = {NOT_AUTHENTICATED: "not_authenticated",
-                     INVALID_TOKEN: "authentication_failed", BAD_LOGIN: "invalid_credentials"}
+                     INVALID_TOKEN: "authentication_failed", BAD_LOGIN: "invalid_credentials",
+                     BAD_REFRESH: "token_not_valid"}
 _CODES_BY_STATUS = {400: "invalid", 401: "not_authenticated", 403: "permission_denied",
                     404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
                     415: "unsupported_media_type", 429: "throttled"}
@@ -118,10 +125,12 @@ def _field_errors(problems: Iterable[Problem]) -> dict[str, list[str]]:
 
 
 def authenticate(call: Call, required: bool) -> Principal | None:
+    """Public calls (login, version, refresh) ignore any bearer header: a client refreshing
+    still sends its access token, which the refresh itself has to outlive."""
+    if not required:
+        return None
     token = bearer_token(call.request)
     if token is None:
-        if not required:
-            return None
         raise ApiError(401, NOT_AUTHENTICATED)
     grant = call.services.store.get(TOKENS, token)
     if grant is None or _expired(grant, call):
@@ -151,14 +160,44 @@ def login(call: Call) -> Reply:
                                                body["password"].encode()):
         raise ApiError(401, BAD_LOGIN)
     expiry = call.services.clock.now() + TOKEN_LIFETIME
-    token = secrets.token_urlsafe(16)
-    store.put(TOKENS, token, {"tenant_id": user["tenant_id"], "user_id": user["id"],
-                              "expires_at": isoformat(expiry)})
+    access, refresh = _issue(call.services, user["tenant_id"], user["id"], expiry)
     return Reply(200, {"username": body["username"], "tenant_id": user["tenant_id"],
                        **user_profile(user),
-                       "access_token": token, "token_type": "Bearer",
-                       "refresh_token": secrets.token_urlsafe(16), "expiry": isoformat(expiry),
+                       "access_token": access, "token_type": "Bearer",
+                       "refresh_token": refresh, "expiry": isoformat(expiry),
                        "user_id": user["id"]})
+
+
+@operation("refreshToken")
+def refresh_token(call: Call) -> Reply:
+    """Rotation: the refresh token and the access token it came with both stop working."""
+    store = call.services.store
+    grant = store.get(REFRESH_TOKENS, call.body["refresh_token"])
+    if grant is None:
+        raise ApiError(401, BAD_REFRESH)
+    store.delete(REFRESH_TOKENS, call.body["refresh_token"])
+    store.delete(TOKENS, grant["access_token"])
+    expiry = call.services.clock.now() + REFRESHED_LIFETIME
+    access, refresh = _issue(call.services, grant["tenant_id"], grant["user_id"], expiry)
+    return Reply(200, {"access_token": access,
+                       "expires_in": int(REFRESHED_LIFETIME.total_seconds()),
+                       "refresh_token": refresh, "scope": "all", "token_type": "Bearer"})
+
+
+@operation("getVersion")
+def get_version(call: Call) -> Reply:
+    return Reply(200, VERSION, content_type="text/plain")
+
+
+def _issue(services: Services, tenant_id: int, user_id: int,
+           expiry: datetime) -> tuple[str, str]:
+    """A fresh access token (expiring at ``expiry``) and the refresh token that replaces it."""
+    access, refresh = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    services.store.put(TOKENS, access, {"tenant_id": tenant_id, "user_id": user_id,
+                                        "expires_at": isoformat(expiry)})
+    services.store.put(REFRESH_TOKENS, refresh, {"access_token": access,
+                                                 "tenant_id": tenant_id, "user_id": user_id})
+    return access, refresh
 
 
 @operation("createFile")

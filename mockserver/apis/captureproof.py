@@ -65,10 +65,13 @@ CAPTURE_NOT_FOUND = "Capture not found"
 NO_UPLOADED_OBJECT = "No uploaded object exists for upload_s3_key"
 VALIDATION_FAILED = "Request validation failed: "
 
-ACCOUNTS, SESSIONS, PATIENTS, PROOFS, CAPTURES = (
+ACCOUNTS, SESSIONS, PATIENTS, PROOFS, CAPTURES, APPS = (
     "captureproof.account", "captureproof.session", "captureproof.patient",
-    "captureproof.proof", "captureproof.capture",
+    "captureproof.proof", "captureproof.capture", "captureproof.app",
 )
+#: the spec's SessionCreate.app_id default (the vendor's)
+DEFAULT_APP_ID = "captureproof"
+LOGGED_OUT = {"status": "ok"}
 
 handlers, operation = registry()
 
@@ -176,32 +179,44 @@ def _text(value: Any) -> str | None:
 
 @operation("createSession")
 def create_session(call: Call) -> Reply:
+    """The answer names the user under its role's key (``clinician`` or ``patient``): the
+    vendor's SDK counts itself signed in only when one of the two is there."""
     body = call.body
+    app = call.services.store.get(APPS, str(body.get("app_id", DEFAULT_APP_ID)))
     account = _account_by_login(call.services, body)
-    if account is None:
+    if account is None or app is None:
         raise ApiError(401, INVALID_LOGIN)
     now = call.services.clock.now()
     token = _fresh_key(call.services, SESSIONS, lambda: secrets.token_hex(16))
-    expires_at = isoformat(now + SESSION_LIFETIME)
     call.services.store.put(SESSIONS, token, {"token": token, "account_id": account["id"],
-                                              "expires_at": expires_at})
-    return Reply(200, {"token": token, "account_id": account["id"], "email": account["email"],
-                       "expires_at": expires_at})
+                                              "expires_at": isoformat(now + SESSION_LIFETIME)})
+    user = {"id": account["id"], "email": account["email"],
+            "first_name": account["first_name"], "last_name": account["last_name"]}
+    return Reply(200, {"token": token, "platform": app["platform"], account["role"]: user})
 
 
 @operation("deleteSession")
 def delete_session(call: Call) -> Reply:
     call.services.store.delete(SESSIONS, call.principal.token)
-    return Reply(204, has_body=False)
+    return Reply(200, LOGGED_OUT)
+
+
+@operation("deleteSessionByToken")
+def delete_session_by_token(call: Call) -> Reply:
+    """The SDK's logout: the path's token is both the credential and the session ended."""
+    session = _live_session(call.services, call.path["token"])
+    if session is None:
+        raise ApiError(401, INVALID_TOKEN)
+    call.services.store.delete(SESSIONS, session["token"])
+    return Reply(200, LOGGED_OUT)
 
 
 def _account_by_login(services: Services, body: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Email is matched case-insensitively; password and app_id exactly (in constant time,
-    as a real login would, though the mock has nothing to hide)."""
+    """Email is matched case-insensitively; the password exactly (in constant time, as a
+    real login would, though the mock has nothing to hide)."""
     email = str(body.get("email", "")).lower()
     for account in services.store.find(ACCOUNTS, {"email_key": email}):
-        if (_same(account["password"], body.get("password"))
-                and _same(account["app_id"], body.get("app_id"))):
+        if _same(account["password"], body.get("password")):
             return account
     return None
 
@@ -222,6 +237,17 @@ def list_captures(call: Call) -> Reply:
 @operation("getUploadCredentials")
 def get_upload_credentials(call: Call) -> Reply:
     _proof(call)
+    return _upload_credentials(call)
+
+
+@operation("getSdkUploadCredentials")
+def get_sdk_upload_credentials(call: Call) -> Reply:
+    """The SDK's placeholder path: the policy names no proof (only the ``captures/`` key
+    prefix), so the required session alone says whose upload it is."""
+    return _upload_credentials(call)
+
+
+def _upload_credentials(call: Call) -> Reply:
     objects = call.services.objects
     fields = objects.presign_post_v2(
         BUCKET,
@@ -372,6 +398,9 @@ def _fresh_key(services: Services, kind: str, make: Callable[[], str]) -> str:
 
 _ID = {"type": "string", "pattern": "^[a-z0-9]{1,32}$"}
 _TIME = {"type": "string", "minLength": 1, "description": "ISO 8601, quoted in YAML"}
+_RELEASE = {"type": "object", "required": ["mandatory", "description"],
+            "additionalProperties": False,
+            "properties": {"mandatory": {"type": "boolean"}, "description": {"type": "string"}}}
 
 
 def _records(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
@@ -381,13 +410,21 @@ def _records(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
 
 FIXTURE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["accounts"],
+    "required": ["apps", "accounts"],
     "additionalProperties": False,
     "properties": {
-        "accounts": {"minItems": 1, **_records(["id", "email", "password", "app_id"], {
+        "apps": {"minItems": 1, **_records(["id", "platform"], {
+            "id": {"type": "string", "minLength": 1},
+            "platform": {"type": "object", "required": ["ios", "android"],
+                         "additionalProperties": False,
+                         "properties": {"ios": _RELEASE, "android": _RELEASE}},
+        })},
+        "accounts": {"minItems": 1, **_records(
+            ["id", "email", "password", "role", "first_name", "last_name"], {
             "id": {"type": "string", "minLength": 1}, "email": {"type": "string", "minLength": 3},
             "password": {"type": "string", "minLength": 1},
-            "app_id": {"type": "string", "minLength": 1},
+            "role": {"enum": ["clinician", "patient"]},
+            "first_name": {"type": "string"}, "last_name": {"type": "string"},
             "profile": {"enum": ["primary", "secondary"]},
             "tokens": {"type": "array",
                        "items": {"type": "string", "pattern": "^[0-9a-f]{32}$"}},
@@ -421,6 +458,8 @@ def seed(services: Services, section: Mapping[str, Any]) -> None:
     key, so it is processed (and its media_url downloads) like any uploaded capture.
     """
     store = services.store
+    for app in section["apps"]:
+        _put_new(store, APPS, app["id"], dict(app))
     for account in section["accounts"]:
         _seed_account(services, account)
     for patient in section.get("patients", []):
@@ -493,7 +532,8 @@ def _fixture_time(record: Mapping[str, Any]) -> str:
 
 def profile(section: Mapping[str, Any]) -> dict[str, Any]:
     """primary/secondary: each role's account with its first token, the first proof of its
-    first patient that has one, and its login (so a suite can open and end a session)."""
+    first patient that has one, and its login with the first app's id (so a suite can open
+    and end a session as that client does)."""
     accounts: dict[str, Any] = {}
     for account in section["accounts"]:
         role = account.get("profile")
@@ -504,7 +544,8 @@ def profile(section: Mapping[str, Any]) -> dict[str, Any]:
             continue  # seed refuses such fixtures; a profile is never half filled
         accounts[role] = {"token": account["tokens"][0], "patient_id": proof["patient_id"],
                           "proof_id": proof["id"], "email": account["email"],
-                          "password": account["password"], "app_id": account["app_id"]}
+                          "password": account["password"],
+                          "app_id": section["apps"][0]["id"]}
     return accounts
 
 
