@@ -66,7 +66,8 @@ SEED = os.environ.get("SCHEMATHESIS_SEED")
 if PROFILE not in PROFILES:
     raise ValueError(f"SCHEMATHESIS_PROFILE must be one of {sorted(PROFILES)}, not {PROFILE!r}")
 #: operations after whose success the credential no longer works
-ENDS_SESSION = {("captureproof", "DELETE /sessions"), ("mycrt", "PUT /users/logout")}
+ENDS_SESSION = {("captureproof", "DELETE /sessions"), ("captureproof", "DELETE /sessions/{token}"),
+                ("mycrt", "PUT /users/logout")}
 #: the share of generated values taken from the mock's own identifiers
 KNOWN = 0.7
 
