@@ -271,7 +271,7 @@ class ResponseValidator:
         return self._compiled[key]
 
 
-def _response_body(media: str, response: Response) -> Any:
+def _response_body(media: str | None, response: Response) -> Any:
     """A text/plain answer is checked as the string it is; everything else is JSON."""
     if media == "text/plain":
         return response.get_data().decode("utf-8")
