@@ -95,6 +95,7 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     engine = Engine(mock.apis, mock.services, mock.faults, mock.threads)
     for operation in mock.operations():
         _route(app, engine, operation)
+    _route_trailing_slashes(app, mock)
     _route_object_store(app, mock.services.objects)
     app.register_blueprint(admin_blueprint(mock, settings.admin_token))
     _install_error_pages(app, mock)
@@ -121,6 +122,31 @@ def _route(app: Flask, engine: Engine, operation: Operation) -> None:
 
     app.add_url_rule(rule, endpoint=f"{operation.api}.{operation.operation_id}", view_func=view,
                      methods=[operation.method], provide_automatic_options=False)
+
+
+def _route_trailing_slashes(app: Flask, mock: Mock) -> None:
+    """A spec with ``x-trailing-slash: redirect`` answers ``<path>/`` with a 308 to ``<path>``.
+
+    Werkzeug's strict slashes only redirect the other way (to the slashed rule), so each
+    path of such a spec gets a slashed twin whose view redirects, keeping the query string.
+    """
+    for name, api in mock.apis.items():
+        if api.contract.document.get("x-trailing-slash") != "redirect":
+            continue
+        paths: dict[str, set[str]] = {}
+        for operation in api.contract.operations:
+            paths.setdefault(operation.full_path, set()).add(operation.method)
+        for index, (path, methods) in enumerate(sorted(paths.items())):
+            rule = path.replace("{", "<").replace("}", ">") + "/"
+            app.add_url_rule(rule, endpoint=f"{name}.trailing_slash_{index}",
+                             view_func=_redirect_without_slash, methods=sorted(methods),
+                             provide_automatic_options=False)
+
+
+def _redirect_without_slash(**_: str) -> Response:
+    query = request.query_string.decode("latin-1")
+    target = request.path.rstrip("/") + (f"?{query}" if query else "")
+    return Response(status=308, headers={"Location": request.root_path + target})
 
 
 class ObjectKeyConverter(PathConverter):

@@ -69,8 +69,10 @@ FIXTURE_HOLD = timedelta(seconds=60)
 MIN_DURATION_SECONDS = 60
 
 NOT_LOGGED_IN = "You must be logged in"
-BAD_CREDENTIALS = "Invalid email or password"
-NOT_MEMBER = "User is not a member of this environment"
+LOGIN_REQUIRED = "login required"
+WRONG_PASSWORD = "Invalid Password"
+UNKNOWN_USER = "User not found"
+NOT_MEMBER = "Unauthorized"
 NOT_OWNER_OR_ADMIN = "Only the capture's owner or an environment admin can do this"
 ENVIRONMENT_NOT_FOUND = "Environment does not exist"
 CAPTURE_ENVIRONMENT_NOT_FOUND = "Capture's environment not found"
@@ -138,8 +140,15 @@ def authenticate(call: Call, required: bool) -> Session | None:
     session = call.services.store.get(SESSIONS, token) if token else None
     user = call.services.store.get(USERS, str(session["user_id"])) if session else None
     if token is None or user is None:
-        raise ApiError(401, NOT_LOGGED_IN)
+        raise _not_logged_in(call)
     return Session(token, user)
+
+
+def _not_logged_in(call: Call) -> ApiError:
+    """The service's captures router answers 403 "login required"; /users keeps its 401."""
+    if call.operation.path.startswith("/captures"):
+        return ApiError(403, LOGIN_REQUIRED)
+    return ApiError(401, NOT_LOGGED_IN)
 
 
 # -- users ------------------------------------------------------------------------------
@@ -148,12 +157,15 @@ def authenticate(call: Call, required: bool) -> Session | None:
 def login(call: Call) -> Reply:
     store = call.services.store
     matches = store.find(USERS, {"email_key": str(call.body["email"]).lower()})
-    user = matches[0] if matches else None
-    if user is None or not hmac.compare_digest(user["password"].encode(),
-                                               str(call.body["password"]).encode()):
-        raise ApiError(401, BAD_CREDENTIALS)
+    if not matches:
+        raise ApiError(403, UNKNOWN_USER)
+    user = matches[0]
+    if not hmac.compare_digest(user["password"].encode(), str(call.body["password"]).encode()):
+        raise ApiError(403, WRONG_PASSWORD)
+    for earlier in store.find(SESSIONS, {"user_id": user["id"]}):
+        store.delete(SESSIONS, earlier["token"])  # one session per user, as the service keeps
     token = secrets.token_hex(32)
-    store.put(SESSIONS, token, {"user_id": user["id"],
+    store.put(SESSIONS, token, {"token": token, "user_id": user["id"],
                                 "created_at": isoformat(call.services.clock.now())})
     cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax"
     return Reply(200, _public_user(user), {"Set-Cookie": cookie})
@@ -194,6 +206,8 @@ def list_captures(call: Call) -> Reply:
         if name is None or capture["name"] == name
     ]
     captures.sort(key=lambda capture: capture["id"])
+    if not captures and env_id is not None and name is not None:
+        return Reply(200, None)  # the service's name check: any truthy answer means "taken"
     return Reply(200, [_public_capture(capture, now) for capture in captures])
 
 
@@ -236,14 +250,14 @@ def edit_capture(call: Call) -> Reply:
         _require_unique_name(call, capture["envId"], name)
     capture["name"] = name
     call.services.store.put(CAPTURES, str(capture["id"]), capture)
-    return Reply(200, _public_capture(capture, call.services.clock.now()))
+    return Reply(200, has_body=False)
 
 
 @operation("deleteCapture")
 def delete_capture(call: Call) -> Reply:
     capture = _changeable_capture(call)
     call.services.store.delete(CAPTURES, str(capture["id"]))
-    return Reply(200, _public_capture(capture, call.services.clock.now()))
+    return Reply(200, has_body=False)
 
 
 @operation("stopCapture")
@@ -254,7 +268,7 @@ def stop_capture(call: Call) -> Reply:
         raise ApiError(409, STOP_REFUSALS[status])
     _stop(capture, now)
     call.services.store.put(CAPTURES, str(capture["id"]), capture)
-    return Reply(200, _public_capture(capture, now))
+    return Reply(200, has_body=False)
 
 
 @operation("getCaptureMetrics")
@@ -284,7 +298,7 @@ def _member_environments(call: Call) -> list[dict[str, Any]]:
 
 def _require_member(call: Call, environment: Mapping[str, Any]) -> None:
     if call.principal.user["id"] not in environment["members"]:
-        raise ApiError(403, NOT_MEMBER)
+        raise ApiError(401, NOT_MEMBER)
 
 
 def _member_capture(call: Call, not_found: str) -> tuple[dict[str, Any], dict[str, Any]]:
