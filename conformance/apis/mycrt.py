@@ -44,7 +44,10 @@ DUPLICATE_NAME = "Capture with the same name already exists in this environment"
 DURATION_TOO_SHORT = "Duration must be at least 60 seconds"
 SCHEDULE_WITHOUT_START = "Cannot schedule without a schedule start time"
 ENVIRONMENT_NOT_FOUND = "Environment does not exist"
-INVALID_LOGIN = "Invalid email or password"
+WRONG_PASSWORD = "Invalid Password"
+UNKNOWN_USER = "User not found"
+#: a non-member of the environment (spec, NotMember); no session on a captures call: 403
+NOT_MEMBER_STATUS = 401
 ALREADY_STOPPED = "This capture has already been stopped"
 CAPTURE_FAILED = "This capture failed and is no longer running"
 NOT_STARTED_YET = "Cannot stop a capture until it has started completely. Try again soon."
@@ -316,12 +319,15 @@ def stop(session: Session, capture_id: int) -> Exchange:
 
 
 def session_flow(session: Session) -> None:
-    """Each login is a session of its own; logout ends that one and no other."""
+    """One session per user: a new login ends the earlier one; logout ends the current."""
     account = session.profile["primary"]
+    earlier = session.primary
     exchange, token = login(session, account["email"], account["password"])
     require(session, "session", exchange, None if token else
             Failure(f"200 with a {COOKIE} cookie", f"{exchange.status}"))
     own = session_cookie(str(token))
+    ended = session.client.send(Case(session.operation("getCurrentUser")), earlier)
+    check(session, "session", ended, answer_failure(ended, 401))
     me = session.send("getCurrentUser", own)
     check(session, "session", me, answer_failure(me, 200) or field_mismatch(
         {"email": account["email"]}, me.json_or_none()))
@@ -332,10 +338,13 @@ def session_flow(session: Session) -> None:
         refused = session.send("logout", credentials)
         check(session, "auth_required", refused, None if refused.status in (401, 403) else
               Failure("401 or 403 without a live session", str(refused.status)))
+    session.primary = session.adapter.sign_in(session, account)
     still = session.send("getCurrentUser")
     check(session, "session", still, answer_failure(still, 200))
     wrong, _ = login(session, account["email"], account["password"] + "-wrong")
-    check(session, "session", wrong, answer_failure(wrong, 401, INVALID_LOGIN))
+    check(session, "session", wrong, answer_failure(wrong, 403, WRONG_PASSWORD))
+    unknown, _ = login(session, "nobody." + account["email"], account["password"])
+    check(session, "session", unknown, answer_failure(unknown, 403, UNKNOWN_USER))
 
 
 def business_rules_flow(session: Session) -> None:
@@ -374,8 +383,7 @@ def delete_flow(session: Session) -> None:
     """A deleted capture is gone for every call that names it, and from lists."""
     _, body = created(session, "delete_is_final")
     gone = session.send("deleteCapture", path_params={"id": body["id"]})
-    require(session, "delete_is_final", gone, answer_failure(gone, 200) or field_mismatch(
-        {"id": body["id"], "name": body["name"]}, gone.json_or_none()))
+    require(session, "delete_is_final", gone, answer_failure(gone, 200))
     path = {"id": body["id"]}
     for operation_id, case in (("getCapture", {}), ("getCaptureMetrics", {}),
                                ("stopCapture", {}), ("deleteCapture", {}),
@@ -393,10 +401,10 @@ def isolation_flow(session: Session) -> None:
     or delete a capture there."""
     env_id = session.profile["primary"]["env_id"]
     listing = session.send("listCaptures", session.secondary, query={"envId": env_id})
-    check(session, "isolation", listing, answer_failure(listing, 403))
+    check(session, "isolation", listing, answer_failure(listing, NOT_MEMBER_STATUS))
     name = unique_name()
     refused = create(session, session.secondary, name=name)
-    check(session, "isolation", refused, answer_failure(refused, 403))
+    check(session, "isolation", refused, answer_failure(refused, NOT_MEMBER_STATUS))
     found = session.send("listCaptures", query={"name": name})
     check(session, "isolation", found, answer_failure(found, 200) or (
         None if found.json_or_none() == [] else Failure("nothing created", "a capture")))
@@ -407,8 +415,7 @@ def isolation_flow(session: Session) -> None:
     _, body = created(session, "isolation")
     for operation_id in ("getCapture", "deleteCapture"):
         attempt = session.send(operation_id, session.secondary, path_params={"id": body["id"]})
-        check(session, "isolation", attempt, None if attempt.status in (403, 404) else
-              Failure("403 or 404 for another account's capture", str(attempt.status)))
+        check(session, "isolation", attempt, answer_failure(attempt, NOT_MEMBER_STATUS))
     still = session.send("getCapture", path_params={"id": body["id"]})
     check(session, "isolation", still, answer_failure(still, 200))
     delete(session, body["id"])
@@ -458,8 +465,8 @@ def stop_flow(session: Session) -> None:
     session.clock.advance(SETTLE_SECONDS)
     read_in_status(session, "lifecycle", body["id"], RUNNING)
     stopped = stop(session, body["id"])
-    require(session, "lifecycle", stopped, answer_failure(stopped, 200) or field_mismatch(
-        {"status": STOPPING, "end": None}, stopped.json_or_none()))
+    require(session, "lifecycle", stopped, answer_failure(stopped, 200))
+    read_in_status(session, "lifecycle", body["id"], STOPPING)
     again = stop(session, body["id"])
     require(session, "lifecycle", again, answer_failure(again, 409, ALREADY_STOPPED))
     session.clock.advance(DONE_SECONDS)
@@ -711,7 +718,7 @@ class MyCrtModel(ModelMachine):
             return
         self.expect_answer("read_after_write", exchange, 200)
         tracked.name = name
-        self.expect_fields("read_after_write", exchange, tracked, self.body(exchange))
+        self.read_back(tracked)  # the edit answers no body (spec, editCapture)
 
     @model_rule(capture=captures, other=captures)
     def rename_to_taken(self, capture: int, other: int) -> None:
@@ -745,9 +752,8 @@ class MyCrtModel(ModelMachine):
             return
         possible = self.possible(tracked)  # after the answer: the window spans the request
         if 200 <= exchange.status < 300 and RUNNING in possible:
-            self.expect("lifecycle", "stopCapture", field_mismatch(
-                {"status": STOPPING, "end": None}, self.body(exchange)), exchange)
             tracked.stopped, tracked.floor = began, LIFECYCLE.index(STOPPING)
+            self.read_back(tracked, "lifecycle")  # the stop answers no body (spec)
             return
         refusals = sorted({STOP_REFUSALS[status] for status in possible if status != RUNNING})
         refused = exchange.status == 409 and message(exchange) in refusals
@@ -765,7 +771,6 @@ class MyCrtModel(ModelMachine):
             self.expect_answer("delete_is_final", exchange, 404)
             return
         self.expect_answer("delete_is_final", exchange, 200)
-        self.expect_fields("read_after_write", exchange, tracked, self.body(exchange))
         tracked.deleted = True
         self.read_back(tracked)
         self.check_listing(capture, "name")
@@ -798,7 +803,7 @@ class MyCrtModel(ModelMachine):
         ]
         for operation_id, case in attempts:
             exchange = self.send(operation_id, other, path_params=path, **case)
-            self.expect_status("isolation", exchange, 403, 404)
+            self.expect_status("isolation", exchange, NOT_MEMBER_STATUS, 404)
         listing = self.send("listCaptures", other, query={"name": tracked.name})
         self.expect_answer("isolation", listing, 200)
         leaked = [item.get("id") for item in self.items(listing)]
