@@ -67,3 +67,17 @@ def test_each_spec_quote_is_in_its_document_section(api: str, where: str,
     text = seed_text(quote["seed"].split("_", 1)[0])
     assert quote["section"] in text, (where, quote["section"])
     assert folded(quote["quote"]) in folded(text), (where, quote["quote"])
+
+
+@pytest.mark.parametrize("entry", facts()["bodiless"],
+                         ids=lambda e: f"{e['api']}-{e['operation_id']}-{e['status']}")
+def test_each_bodiless_answer_is_a_bare_status_in_its_section(entry: dict[str, Any]) -> None:
+    """The section shows the status line and no JSON body after it."""
+    section = _section(seed_text(entry["seed"]), entry["section"])
+    assert entry["quote"] in section
+    after = section.split(entry["quote"], 1)[1].split("#### Error Response", 1)[0]
+    assert "{" not in after
+
+
+def _section(text: str, title: str) -> str:
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]

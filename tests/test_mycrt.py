@@ -618,3 +618,38 @@ def test_the_server_refuses_bad_fixtures_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "environment 2 has member 404, who is no user" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- facts from the MyCRT public service source -------------------------------------------
+
+def test_gui_name_check_with_a_trailing_slash_redirects_then_answers_null(
+        primary: Client) -> None:
+    """The GUI asks ``GET /api/captures/?envId=1&name=...``; a free name answers ``null``."""
+    redirect = primary.get("/captures/", params={"envId": 1, "name": "freeName"},
+                           allow_redirects=False)
+    assert redirect.status_code == 308
+    assert redirect.headers["Location"] == f"{BASE}/captures?envId=1&name=freeName"
+    followed = primary.get("/captures/", params={"envId": 1, "name": "freeName"})
+    assert (followed.status_code, followed.text) == (200, "null")
+    taken = primary.get("/captures/", params={"envId": 1, "name": "firstCapture"})
+    assert [capture["id"] for capture in taken.json()] == [DONE_ID]
+
+
+def test_trailing_slash_redirects_every_path_and_method(primary: Client) -> None:
+    for method, path in (("GET", f"/captures/{DONE_ID}/"), ("POST", "/captures/"),
+                         ("PUT", f"/captures/{RUNNING_ID}/"), ("GET", "/users/me/")):
+        answer = primary.call(method, path, allow_redirects=False)
+        assert answer.status_code == 308, (method, path)
+        assert answer.headers["Location"] == BASE + path.rstrip("/")
+
+
+@pytest.mark.parametrize("name", ["abc", "x" * 26, "semi;colon", "dots.not", "ünïcode"])
+def test_capture_names_follow_the_service_rule(primary: Client, name: str) -> None:
+    assert_validation_error(primary.post("/captures", json={"name": name, "envId": 1}))
+    assert_validation_error(primary.put(f"/captures/{RUNNING_ID}", json={"name": name}))
+    assert_validation_error(primary.get("/captures", params={"envId": 1, "name": name}))
+
+
+def test_capture_names_may_use_every_allowed_character(primary: Client) -> None:
+    for name in ("abcd", "A" * 25, "nightly 02:00_run-3"):
+        assert primary.create(name=name)["name"] == name

@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 from referencing.jsonschema import DRAFT202012
 
 import vendor_specs
-from documents import ERROR_MESSAGES, OPERATIONS, SAMPLES
+from documents import ERROR_MESSAGES, OPERATIONS, SAMPLES, facts
 
 APIS = vendor_specs.API_NAMES
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
@@ -128,6 +128,13 @@ def test_documented_error_message_is_an_example(api: str, operation_id: str, sta
     examples = [resolve(api, e["$ref"]) if "$ref" in e else e for e in content["examples"].values()]
     messages = [example["value"].get("message") for example in examples]
     assert message in messages
+
+
+@pytest.mark.parametrize("entry", facts()["bodiless"],
+                         ids=lambda e: f"{e['api']}-{e['operation_id']}-{e['status']}")
+def test_a_bodiless_documented_answer_has_no_content(entry: dict[str, Any]) -> None:
+    """Where the document shows a bare status, the contract does not invent a body."""
+    assert "content" not in response_for(entry["api"], entry["operation_id"], str(entry["status"]))
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: f"{s.seed}-{s.index}-{s.operation_id}")
