@@ -6,7 +6,7 @@ loopback port, with memory state or with ``--state sqlite:PATH --workers 2``. A
 sending its creates one after another as fast as the server answers:
 
 - Uplift ``POST /v1/captures``; Biometrics Cloud ``POST /api/v1/files`` (small base64);
-  MyCRT ``POST /api/captures`` (every client logs in first; names are unique);
+  MyCRT ``POST /api/captures`` (one login shared by every client; names are unique);
   CaptureProof ``POST /api/v1/patients/{p}/proofs/{q}/captures`` (no upload key).
 
 Then it reads everything back (Uplift pages of ``limit=500``/``offset``; Biometrics Cloud
@@ -206,6 +206,15 @@ def mycrt_create(session, server, label, timeout=TIMEOUT):
     return response, response.json()["id"] if response.status_code == 200 else None
 
 
+def mycrt_cookies(server):
+    """One login shared by every client: MyCRT keeps one session per user, so a login per
+    client would end the sessions of the clients before it."""
+    with requests.Session() as session:
+        login = session.post(server.url("/api/users/login"), json=MYCRT_LOGIN, timeout=TIMEOUT)
+        assert login.status_code == 200, login.text[:300]
+        return session.cookies.copy()
+
+
 def mycrt_listing(server):
     with requests.Session() as session:
         assert session.post(server.url("/api/users/login"), json=MYCRT_LOGIN,
@@ -267,16 +276,13 @@ class Outcome:
 def run_clients(api: Api, server: Server, per_client: int, run: str,
                 timeout: float = TIMEOUT) -> Outcome:
     outcome = Outcome()
+    cookies = mycrt_cookies(server) if api.log_in else None
 
     def client(number: int) -> None:
         with requests.Session() as session:
             session.headers.update(api.headers)
-            if api.log_in:
-                login = session.post(server.url("/api/users/login"), json=MYCRT_LOGIN,
-                                     timeout=TIMEOUT)
-                if login.status_code != 200:
-                    outcome.record(f"login{number}", login.status_code, detail=login.text)
-                    return
+            if cookies is not None:
+                session.cookies.update(cookies)
             for index in range(per_client):
                 label = f"{run}-c{number}-n{index}"
                 try:
@@ -366,11 +372,10 @@ def test_64_clients_racing_for_one_mycrt_name_make_exactly_one_capture(launch, t
     """The name check and the write are one transaction: of 64 simultaneous creates with the
     same name in one environment, exactly one wins and the rest get the documented 400."""
     server = launch("--api", "mycrt", *backend_options(backend, tmp_path))
-    sessions = []
+    cookies, sessions = mycrt_cookies(server), []
     for _ in range(CLIENTS):
         session = requests.Session()
-        assert session.post(server.url("/api/users/login"), json=MYCRT_LOGIN,
-                            timeout=TIMEOUT).status_code == 200
+        session.cookies.update(cookies)
         sessions.append(session)
     barrier = threading.Barrier(CLIENTS)
 

@@ -54,6 +54,7 @@ class Server:
         self.port = free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
         self.log = log
+        self.mycrt_cookies: requests.cookies.RequestsCookieJar | None = None  # shared login
         with log.open("ab") as stderr:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "mockserver", "serve", "--port", str(self.port),
@@ -129,10 +130,21 @@ def biometrics_listing(server):
         assert len(listed) < 100_000, "keyset pages never end"
 
 
+_MYCRT_LOGINS = threading.Lock()
+
+
 def mycrt_session(server: Server) -> requests.Session:
+    """All writers share one login: MyCRT keeps one session per user, so a login per writer
+    would end the others' sessions. A cookie that no longer works is replaced by a new one."""
     session = requests.Session()
-    login = session.post(server.url("/api/users/login"), json=MYCRT_LOGIN, timeout=30)
-    assert login.status_code == 200, login.text[:300]
+    with _MYCRT_LOGINS:
+        if server.mycrt_cookies is not None:
+            session.cookies.update(server.mycrt_cookies)
+            if session.get(server.url("/api/users/me"), timeout=30).status_code == 200:
+                return session
+        login = session.post(server.url("/api/users/login"), json=MYCRT_LOGIN, timeout=30)
+        assert login.status_code == 200, login.text[:300]
+        server.mycrt_cookies = session.cookies.copy()
     return session
 
 
