@@ -163,11 +163,11 @@ def _route_object_store(app: Flask, objects: objectstore.ObjectStore) -> None:
     @app.post(f"{prefix}/<bucket>", provide_automatic_options=False)
     def s3_post(bucket: str) -> Response:
         request.max_content_length = objectstore.MAX_UPLOAD_BYTES + 64 * 1024
-        return objects.serve_post(bucket, request.form, request.files)
+        return objects.serve_post(request, bucket)
 
     @app.get(f"{prefix}/<bucket>/<object_key:key>", provide_automatic_options=False)
     def s3_get(bucket: str, key: str) -> Response:
-        return objects.serve_get(request.host_url, bucket, key, request.args)
+        return objects.serve_get(request, bucket, key)
 
 
 def _install_error_pages(app: Flask, mock: Mock) -> None:

@@ -2,8 +2,10 @@
 
 Signatures are made and re-derived with botocore's signers, so they carry exactly the fields
 a real AWS SDK produces: SigV2 POST policies (CaptureProof's sample), SigV4 POST policies
-(Uplift) and SigV4 query-string GETs (Biometrics Cloud's ``file_url``). Times come from the
-mock clock, not the system's, so expiries follow ``POST /__admin/clock``.
+(Uplift) and SigV4 query-string GETs (Biometrics Cloud's ``file_url``). Any S3 client holding
+the fixtures' ``object_store`` keys can presign too: SigV4 or SigV2 query strings, for GET or
+HEAD (the method is signed). Times come from the mock clock, not the system's, so expiries
+follow ``POST /__admin/clock``.
 
 Served path-style under ``/s3/<bucket>/<key>``. Answers use S3's status codes and XML.
 """
@@ -18,20 +20,33 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
-from botocore.auth import SIGV4_TIMESTAMP, HmacV1Auth, S3SigV4QueryAuth, SigV4Auth
+from botocore.auth import (
+    SIGV4_TIMESTAMP,
+    HmacV1Auth,
+    HmacV1QueryAuth,
+    S3SigV4QueryAuth,
+    SigV4Auth,
+)
 from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
-from flask import Response
-from werkzeug.datastructures import FileStorage, MultiDict
+from flask import Request, Response
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import parse_range_header
 
 from mockserver.clock import Clock, isoformat, parse_datetime, utc
+from mockserver.s3errors import S3Error
+from mockserver.s3form import PostForm, read_post_form
 from mockserver.store import StateStore
+
+__all__ = ["MAX_UPLOAD_BYTES", "PATH_PREFIX", "ObjectStore", "S3Error", "StoredObject"]
 
 PATH_PREFIX = "/s3"
 _KIND = "s3object"
@@ -41,6 +56,19 @@ _UNCHECKED_FIELDS = {"policy", "signature", "awsaccesskeyid", "x-amz-signature",
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 #: S3 refuses a presigned URL valid for longer than a week
 MAX_EXPIRES_SECONDS = 7 * 24 * 3600
+_PUBLIC_ACLS = {"public-read", "public-read-write"}
+#: the query parameters of a SigV4 and of a SigV2 presigned URL
+_V4_QUERY = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+             "X-Amz-SignedHeaders", "X-Amz-Signature")
+_V2_QUERY = ("AWSAccessKeyId", "Expires", "Signature")
+#: S3's answers to a wrong signature, no permission and a key it does not know
+_ERRORS = {
+    "mismatch": (403, "SignatureDoesNotMatch", "The request signature we calculated does not "
+                 "match the signature you provided. Check your key and signing method."),
+    "denied": (403, "AccessDenied", "Access Denied"),
+    "unknown key": (403, "InvalidAccessKeyId",
+                    "The AWS Access Key Id you provided does not exist in our records."),
+}
 
 
 @dataclass(frozen=True)
@@ -51,21 +79,12 @@ class StoredObject:
     content_type: str
     etag: str
     uploaded_at: datetime
+    acl: str = "private"
 
-
-class S3Error(Exception):
-    def __init__(self, status: int, code: str, message: str, **details: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
-
-    def response(self) -> Response:
-        extra = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in self.details.items())
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{self.code}</Code><Message>{escape(self.message)}</Message>"
-            f"{extra}</Error>"
-        )
-        return Response(body, status=self.status, content_type="application/xml")
+    @property
+    def public(self) -> bool:
+        """Readable without a signature, as S3 serves a ``public-read`` object."""
+        return self.acl in _PUBLIC_ACLS
 
 
 class ObjectStore:
@@ -82,14 +101,14 @@ class ObjectStore:
 
     # -- objects ---------------------------------------------------------------------------
 
-    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> StoredObject:
-        stored = StoredObject(
-            bucket, key, len(data), content_type, hashlib.md5(data).hexdigest(), self._clock.now()
-        )
+    def put(self, bucket: str, key: str, data: bytes, content_type: str,
+            acl: str = "private") -> StoredObject:
+        stored = StoredObject(bucket, key, len(data), content_type,
+                              hashlib.md5(data).hexdigest(), self._clock.now(), acl)
         self._store.put_blob(f"{bucket}/{key}", data)
         self._store.put(_KIND, f"{bucket}/{key}", {
             "bucket": bucket, "key": key, "size": stored.size, "content_type": content_type,
-            "etag": stored.etag, "uploaded_at": isoformat(stored.uploaded_at),
+            "etag": stored.etag, "uploaded_at": isoformat(stored.uploaded_at), "acl": acl,
         })
         return stored
 
@@ -134,9 +153,12 @@ class ObjectStore:
         return {**fields, **amz, "policy": policy,
                 "x-amz-signature": signer.signature(policy, signer_request)}
 
-    def presign_get(self, host_url: str, bucket: str, key: str, expires_in: int) -> str:
+    def presign_get(self, host_url: str, bucket: str, key: str, expires_in: int,
+                    method: str = "GET") -> str:
+        """A SigV4 query-string URL, as boto3's ``generate_presigned_url``; the method is
+        part of the signature, so a GET URL does not serve a HEAD."""
         return self._sign_get_url(self._object_url(host_url, bucket, key), self._clock.now(),
-                                  expires_in)
+                                  expires_in, method)
 
     def _policy(self, expires_in: int, conditions: list[Any]) -> str:
         expiration = isoformat(self._clock.now() + timedelta(seconds=expires_in))
@@ -144,60 +166,61 @@ class ObjectStore:
         return base64.b64encode(json.dumps(document).encode()).decode()
 
     @staticmethod
-    def _signer_request(timestamp: str, url: str = "https://s3.amazonaws.com/") -> AWSRequest:
-        request = AWSRequest(method="GET", url=url)
+    def _signer_request(timestamp: str, url: str = "https://s3.amazonaws.com/",
+                        method: str = "GET") -> AWSRequest:
+        request = AWSRequest(method=method, url=url)
         request.context["timestamp"] = timestamp
         return request
 
     @staticmethod
     def _object_url(host_url: str, bucket: str, key: str) -> str:
-        return f"{host_url.rstrip('/')}{PATH_PREFIX}/{bucket}/{quote(key, safe='/~')}"
+        return f"{host_url.rstrip('/')}{PATH_PREFIX}{_object_path(bucket, key)}"
 
-    def _sign_get_url(self, url: str, moment: datetime, expires_in: int) -> str:
-        return self._signed_get_url(url, _sigv4_timestamp(moment), expires_in)
+    def _sign_get_url(self, url: str, moment: datetime, expires_in: int, method: str) -> str:
+        return self._signed_get_url(url, _sigv4_timestamp(moment), expires_in, method)
 
-    def _sign_get_url_at(self, url: str, timestamp: str, expires_in: int) -> str:
-        request = self._signer_request(timestamp, url)
+    def _sign_get_url_at(self, url: str, timestamp: str, expires_in: int, method: str) -> str:
+        request = self._signer_request(timestamp, url, method)
         signer = _ClockedQueryAuth(self._credentials, "s3", self._region, expires=expires_in)
         signer.sign_at(request)
         return str(request.url)
 
     # -- serving ---------------------------------------------------------------------------
 
-    def serve_post(self, bucket: str, form: MultiDict[str, str],
-                   files: MultiDict[str, FileStorage]) -> Response:
+    def serve_post(self, request: Request, bucket: str) -> Response:
         try:
-            return self._accept_upload(bucket, form, files)
+            form = read_post_form(request.mimetype, request.mimetype_params.get("boundary"),
+                                  request.stream)
+            return self._accept_upload(request.host_url, bucket, form)
         except S3Error as error:
             return error.response()
 
-    def serve_get(self, host_url: str, bucket: str, key: str,
-                  query: MultiDict[str, str]) -> Response:
+    def serve_get(self, request: Request, bucket: str, key: str) -> Response:
+        """GET or HEAD of an object: signed (SigV4 or SigV2 query) or public, with S3's
+        validators, conditional answers and single byte ranges."""
         try:
-            self._check_get_signature(host_url, bucket, key, query)
+            self._check_query_signature(request, bucket, key)
             stored, data = self.head(bucket, key), self.read(bucket, key)
             if stored is None or data is None:
-                raise S3Error(404, "NoSuchKey", "The specified key does not exist.", Key=key)
+                raise S3Error(*_ERRORS["denied"]) if _is_anonymous(request) else S3Error(
+                    404, "NoSuchKey", "The specified key does not exist.", Key=key)
+            if _is_anonymous(request) and not stored.public:
+                raise S3Error(*_ERRORS["denied"])
+            return _object_response(request, stored, data)
         except S3Error as error:
             return error.response()
-        return Response(data, status=200, content_type=stored.content_type,
-                        headers={"ETag": f'"{stored.etag}"'})
 
-    def _accept_upload(self, bucket: str, form: MultiDict[str, str],
-                       files: MultiDict[str, FileStorage]) -> Response:
-        upload = files.get("file")
-        if upload is None or len(files) != 1:
-            raise S3Error(400, "InvalidArgument",
-                          "POST requires exactly one file upload per request.")
-        fields = {name.lower(): value for name, value in form.items()}
+    def _accept_upload(self, host_url: str, bucket: str, form: PostForm) -> Response:
+        fields = form.fields
         policy = self._verified_policy(fields)
-        data = upload.read()
-        key = fields.get("key", "").replace("${filename}", upload.filename or "")
+        data = bytes(form.file.data)
+        key = fields.get("key", "").replace("${filename}", form.file.filename or "")
         fields = {**fields, "key": key, "bucket": bucket}
         _check_conditions(policy["conditions"], fields, len(data))
-        content_type = fields.get("content-type") or upload.mimetype or "binary/octet-stream"
-        stored = self.put(bucket, key, data, content_type)
-        return _upload_answer(fields.get("success_action_status", "204"), stored)
+        content_type = (fields.get("content-type") or form.file.content_type
+                        or "binary/octet-stream")
+        stored = self.put(bucket, key, data, content_type, fields.get("acl", "private"))
+        return _upload_answer(fields, self._object_url(host_url, bucket, key), stored)
 
     def _verified_policy(self, fields: Mapping[str, str]) -> dict[str, Any]:
         encoded = fields.get("policy")
@@ -208,14 +231,11 @@ class ObjectStore:
             presented = fields["x-amz-signature"]
         else:
             if fields.get("awsaccesskeyid") != self._credentials.access_key:
-                raise S3Error(403, "InvalidAccessKeyId",
-                              "The AWS Access Key Id you provided does not exist in our records.")
+                raise S3Error(*_ERRORS["unknown key"])
             expected = HmacV1Auth(self._credentials).sign_string(encoded)
             presented = fields.get("signature", "")
-        if not hmac.compare_digest(expected, presented):
-            raise S3Error(403, "SignatureDoesNotMatch",
-                          "The request signature we calculated does not match the signature "
-                          "you provided. Check your key and signing method.")
+        if not hmac.compare_digest(expected.encode(), presented.encode()):
+            raise S3Error(*_ERRORS["mismatch"])
         policy = _decode_policy(encoded)
         if self._clock.now() > _expiration(policy):
             raise S3Error(403, "AccessDenied", "Invalid according to Policy: Policy expired.")
@@ -231,12 +251,18 @@ class ObjectStore:
         signer = SigV4Auth(self._credentials, "s3", self._region)
         return signer.signature(encoded_policy, self._signer_request(_sigv4_timestamp(moment)))
 
-    def _check_get_signature(self, host_url: str, bucket: str, key: str,
-                             query: MultiDict[str, str]) -> None:
-        required = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
-                    "X-Amz-SignedHeaders", "X-Amz-Signature")
-        if any(name not in query for name in required):
-            raise S3Error(403, "AccessDenied", "Access Denied")
+    def _check_query_signature(self, request: Request, bucket: str, key: str) -> None:
+        """A SigV4 or a SigV2 presigned query, whichever the URL carries; none is anonymous."""
+        query = request.args
+        if any(name in query for name in _V4_QUERY):
+            self._check_v4_query(request.method, request.host_url, bucket, key, query)
+        elif any(name in query for name in _V2_QUERY):
+            self._check_v2_query(request, bucket, key)
+
+    def _check_v4_query(self, method: str, host_url: str, bucket: str, key: str,
+                        query: MultiDict[str, str]) -> None:
+        if any(name not in query for name in _V4_QUERY):
+            raise S3Error(*_ERRORS["denied"])
         try:
             moment = datetime.strptime(query["X-Amz-Date"], SIGV4_TIMESTAMP)
             expires_in = int(query["X-Amz-Expires"])
@@ -244,17 +270,51 @@ class ObjectStore:
             raise S3Error(400, "AuthorizationQueryParametersError",
                           "X-Amz-Date or X-Amz-Expires is malformed.") from None
         _check_expires_bounds(expires_in)
-        base_query = {k: v for k, v in query.items() if not k.startswith("X-Amz-")}
+        base_query = {k: v for k, v in query.items() if k not in _V4_QUERY}
         url = self._object_url(host_url, bucket, key)
         if base_query:
             url += "?" + urlencode(base_query)
-        if self._sign_get_url(url, moment, expires_in) != _without_signature(url, query):
-            raise S3Error(403, "SignatureDoesNotMatch",
-                          "The request signature we calculated does not match the signature "
-                          "you provided. Check your key and signing method.")
-        if self._clock.now() - utc(moment) > timedelta(seconds=expires_in):
+        if self._sign_get_url(url, moment, expires_in, method) != _without_signature(url, query):
+            raise S3Error(*_ERRORS["mismatch"])
+        self._check_not_expired(utc(moment) + timedelta(seconds=expires_in))
+
+    def _check_v2_query(self, request: Request, bucket: str, key: str) -> None:
+        """SigV2 query authentication (aws CLI v1, boto2): the string to sign names the
+        path-style resource ``/bucket/key``, whatever prefix the endpoint has, as botocore's
+        ``HmacV1QueryAuth`` signs it."""
+        query = request.args
+        if any(name not in query for name in _V2_QUERY):
+            raise S3Error(403, "AccessDenied", "Query-string authentication requires the "
+                          "Signature, Expires and AWSAccessKeyId parameters")
+        if query["AWSAccessKeyId"] != self._credentials.access_key:
+            raise S3Error(*_ERRORS["unknown key"])
+        expires = query["Expires"]
+        if not (expires.isascii() and expires.isdigit()):
+            raise S3Error(403, "AccessDenied",
+                          f"Invalid date (should be seconds since epoch): {expires}")
+        resource = urlsplit(f"{_object_path(bucket, key)}?{request.query_string.decode('latin-1')}")
+        signer = _FixedExpiryV1QueryAuth(self._credentials, expires)
+        expected = signer.get_signature(request.method, resource, HTTPHeaders())
+        if not hmac.compare_digest(expected.encode(), query["Signature"].encode()):
+            raise S3Error(*_ERRORS["mismatch"])
+        self._check_not_expired(datetime.fromtimestamp(int(expires), timezone.utc))
+
+    def _check_not_expired(self, expires_at: datetime) -> None:
+        now = self._clock.now()
+        if now > expires_at:
             raise S3Error(403, "AccessDenied", "Request has expired",
-                          Expires=isoformat(utc(moment) + timedelta(seconds=expires_in)))
+                          Expires=isoformat(expires_at), ServerTime=isoformat(now))
+
+
+class _FixedExpiryV1QueryAuth(HmacV1QueryAuth):
+    """botocore's SigV2 query signer, for an ``Expires`` the URL states (not now + N)."""
+
+    def __init__(self, credentials: Credentials, expires: str) -> None:
+        super().__init__(credentials)
+        self._expires_at = expires
+
+    def _get_date(self) -> str:
+        return self._expires_at
 
 
 class _ClockedQueryAuth(S3SigV4QueryAuth):
@@ -369,14 +429,76 @@ def _size_bound(value: Any) -> int | None:
     return None
 
 
-def _upload_answer(success_status: str, stored: StoredObject) -> Response:
-    headers = {"ETag": f'"{stored.etag}"', "Location": f"/{stored.bucket}/{stored.key}"}
+def _upload_answer(fields: Mapping[str, str], location: str, stored: StoredObject) -> Response:
+    """S3's answer to a stored upload: a 303 to ``success_action_redirect`` (or the older
+    ``redirect``) when that is an http(s) URL, else ``success_action_status`` 200/201, else
+    204. ``Location`` is the object's absolute URL (AWS docs, "POST Object")."""
+    headers = {"ETag": f'"{stored.etag}"', "Location": location}
+    redirect = fields.get("success_action_redirect") or fields.get("redirect") or ""
+    if urlsplit(redirect).scheme in ("http", "https"):
+        answer = urlencode({"bucket": stored.bucket, "key": stored.key, "etag": headers["ETag"]})
+        separator = "&" if urlsplit(redirect).query else "?"
+        return Response(status=303, headers={**headers, "Location": redirect + separator + answer})
+    success_status = fields.get("success_action_status", "204")
     if success_status == "201":
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<PostResponse><Location>{escape(headers['Location'])}</Location>"
+            f"<PostResponse><Location>{escape(location)}</Location>"
             f"<Bucket>{escape(stored.bucket)}</Bucket><Key>{escape(stored.key)}</Key>"
             f"<ETag>{headers['ETag']}</ETag></PostResponse>"
         )
         return Response(body, status=201, content_type="application/xml", headers=headers)
     return Response(status=200 if success_status == "200" else 204, headers=headers)
+
+
+def _object_path(bucket: str, key: str) -> str:
+    """The path-style resource ``/bucket/key``, the key quoted as botocore quotes it."""
+    return f"/{bucket}/{quote(key, safe='/~')}"
+
+
+def _is_anonymous(request: Request) -> bool:
+    return not any(name in request.args for name in (*_V4_QUERY, *_V2_QUERY))
+
+
+def _object_response(request: Request, stored: StoredObject, data: bytes) -> Response:
+    """The object with ``ETag``, ``Last-Modified`` and ``Accept-Ranges``; werkzeug answers
+    ``If-None-Match``/``If-Modified-Since`` (304) and a byte range (206)."""
+    _check_preconditions(request, stored)
+    response = Response(data, status=200, content_type=stored.content_type)
+    response.set_etag(stored.etag)
+    response.last_modified = stored.uploaded_at
+    response.accept_ranges = "bytes"
+    try:
+        response.make_conditional(_single_range_only(request.environ), accept_ranges=True,
+                                  complete_length=stored.size)
+    except RequestedRangeNotSatisfiable:
+        raise S3Error(416, "InvalidRange", "The requested range is not satisfiable",
+                      RangeRequested=request.headers.get("Range", ""),
+                      ActualObjectSize=str(stored.size)) from None
+    return response
+
+
+def _single_range_only(environ: Mapping[str, Any]) -> dict[str, Any]:
+    """S3 serves one byte range; a ``Range`` it cannot read or with several ranges is
+    ignored and the whole object served, so werkzeug does not see such a header."""
+    parsed = parse_range_header(environ.get("HTTP_RANGE"))
+    if parsed is not None and len(parsed.ranges) == 1:
+        return dict(environ)
+    return {name: value for name, value in environ.items() if name != "HTTP_RANGE"}
+
+
+def _check_preconditions(request: Request, stored: StoredObject) -> None:
+    """``If-Match`` and ``If-Unmodified-Since``, which S3 answers with 412 when they fail
+    (werkzeug's ``make_conditional`` handles only the 304 pair)."""
+    if request.if_match:
+        holds = request.if_match.contains(stored.etag) or request.if_match.star_tag
+        condition = "If-Match"
+    elif request.if_unmodified_since is not None:
+        holds = stored.uploaded_at.replace(microsecond=0) <= request.if_unmodified_since
+        condition = "If-Unmodified-Since"
+    else:
+        return
+    if not holds:
+        raise S3Error(412, "PreconditionFailed",
+                      "At least one of the pre-conditions you specified did not hold",
+                      Condition=condition)
