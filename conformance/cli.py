@@ -1,13 +1,14 @@
 """``conformance run``: the interface fixed by INTERFACES.md.
 
-Exit status 0: no violation and every check could run (those that need the mock clock
-are exempt); 1: violations found, or checks that could not run (unless
+Exit status 0: no violation and every check could run (those with nothing at the target
+to use are exempt); 1: violations found, or checks that could not run (unless
 ``--allow-incomplete``); 2: bad usage, bad profile, or the target is unreachable.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -51,10 +52,24 @@ def _parser() -> argparse.ArgumentParser:
     command.add_argument("--junit-xml", help="write a JUnit XML report here")
     command.add_argument("--report", help="write a JSON report (with coverage) here")
     command.add_argument("--spec", help="judge by this spec file instead of the bundled one")
+    command.add_argument("--max-wait", type=_positive_seconds, default=60.0, metavar="SECONDS",
+                         help="without /__admin/clock, the longest each time-based check "
+                              "waits in real time (default 60)")
     command.add_argument("--allow-incomplete", action="store_true",
                          help="exit 0 even when some checks could not run (they are still "
                               "listed)")
     return parser
+
+
+def _positive_seconds(text: str) -> float:
+    """argparse turns the error into a usage error (exit status 2)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return seconds
 
 
 def _run(arguments: argparse.Namespace) -> int:
@@ -65,14 +80,15 @@ def _run(arguments: argparse.Namespace) -> int:
     print(f"conformance: {arguments.api} at {arguments.base_url} (seed {arguments.seed})",
           flush=True)
     session = run(arguments.api, arguments.base_url, profile,
-                  RunSettings(arguments.max_examples, arguments.seed),
+                  RunSettings(arguments.max_examples, arguments.seed,
+                              arguments.max_wait),
                   progress=lambda line: print(line, flush=True), spec_path=arguments.spec)
     results = session.results
     if arguments.junit_xml:
         write_junit(results, arguments.junit_xml)
     if arguments.report:
         meta = {"base_url": arguments.base_url, "seed": arguments.seed,
-                "max_examples": arguments.max_examples,
+                "max_examples": arguments.max_examples, "max_wait": arguments.max_wait,
                 "requests": len(session.client.exchanges),
                 "duration_seconds": round(time.monotonic() - started, 3)}
         write_report(report(results, coverage(session), meta), arguments.report)

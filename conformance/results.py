@@ -28,8 +28,9 @@ class Violation:
 
 @dataclass(frozen=True)
 class NotRun:
-    """A check that never reached its assertion, and why. ``exempt`` ones (they need the
-    mock's clock) are reported but never make a run incomplete: a real vendor has none."""
+    """A check that never reached its assertion, and why. ``exempt`` ones (nothing at the
+    target to use, such as a FAILED capture) are reported but never make a run incomplete;
+    a wait too short for a time-based check is not exempt: a longer one would run it."""
 
     check: str
     reason: str
@@ -75,7 +76,7 @@ class Results:
 
     @property
     def complete(self) -> bool:
-        """Every check could run, but those that need the mock clock."""
+        """Every check could run, but the exempt ones."""
         return all(entry.exempt for entry in self.not_run.values())
 
     def failures_per_pair(self) -> Counter[tuple[str, str]]:

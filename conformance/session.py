@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,6 +25,12 @@ class SetupError(RuntimeError):
 class RunSettings:
     max_examples: int = 20
     seed: int = 0
+    #: without the mock clock, the longest any one time-based check waits in real time
+    max_wait: float = 60.0
+
+
+#: the first and the longest pause between two polls of a real-time wait
+FIRST_POLL, LONGEST_POLL = 0.5, 2.0
 
 
 class MockClock:
@@ -90,6 +97,48 @@ class Session:
 
     def __post_init__(self) -> None:
         self.results = Results(self.spec.name)
+
+    def wait_until(self, check: str, what: str, ready: Callable[[], bool],
+                   clock_seconds: float, promised: float | None = None) -> bool:
+        """Let a documented transition happen, in one way for every adapter. With the mock
+        clock: move it ``clock_seconds`` (the mock's timing) and leave the judging to the
+        caller's next read. Without: poll ``ready`` (it may record a violation and raise)
+        with a backoff until it holds, the time the document ``promised`` it within
+        (seconds from now) has passed, or ``--max-wait`` runs out. True when the caller
+        should read and judge: it happened, or it is overdue (a violation). False when
+        the wait was too short to tell: ``check`` is listed as not run, visibly."""
+        if self.clock is not None:
+            self.clock.advance(clock_seconds)
+            return True
+        limit = self.settings.max_wait
+        if promised is not None and promised > limit:
+            return self._not_waited(check, what, f" (due only after {promised:.0f} s)")
+        deadline = time.monotonic() + (limit if promised is None else promised)
+        pause = FIRST_POLL
+        while not ready():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return promised is not None or self._not_waited(check, what, "")
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, LONGEST_POLL)
+        return True
+
+    def elapse(self, check: str, what: str, seconds: float) -> bool:
+        """Let a fixed time pass (an expiry): the mock clock moves, or, where it fits in
+        ``--max-wait``, the run sleeps; otherwise ``check`` is listed as not run."""
+        if self.clock is not None:
+            self.clock.advance(seconds)
+            return True
+        if seconds > self.settings.max_wait:
+            return self._not_waited(check, what, f" (it takes {seconds:.0f} s)")
+        time.sleep(seconds)
+        return True
+
+    def _not_waited(self, check: str, what: str, detail: str) -> bool:
+        """Not exempt: a longer ``--max-wait`` would have run it."""
+        self.results.skip(check, f"{what} did not happen within --max-wait "
+                                 f"{self.settings.max_wait:g} s{detail}")
+        return False
 
     def operation(self, operation_id: str) -> Operation:
         return self.spec.operation(operation_id)

@@ -100,6 +100,15 @@ def rewrite_request_json(method: str, path: str, change: Callable[[Any], Any]) -
     return Breakage(method, path, respond)
 
 
+def hide_clock() -> Breakage:
+    """A target without the mock's admin clock, as a real vendor is: its time-based checks
+    then run in real time."""
+    def respond(exchange: Exchange, forward: Forward) -> Answer:
+        return Answer(404, {"Content-Type": "application/json"}, b'{"detail": "Not found."}')
+
+    return Breakage("GET", "/__admin/clock", respond)
+
+
 def set_status(method: str, path: str, status: int, when_status: int | None = None) -> Breakage:
     def respond(exchange: Exchange, forward: Forward) -> Answer:
         answer = forward(exchange)

@@ -16,6 +16,7 @@ from broken_proxy import (
     Exchange,
     cache_first,
     drop_field,
+    hide_clock,
     rewrite_json,
     set_status,
     swap_header,
@@ -45,17 +46,17 @@ def test_the_mock_conforms(mock, tmp_path):
     assert not run.report["not_run"], run.report["not_run"]
 
 
-def test_without_the_mock_clock_it_conforms_and_says_what_it_skipped(mock, tmp_path):
-    """A real vendor has no /__admin/clock: the run still conforms and names the check it
-    left out. Behind the proxy, this is also the control for the planted bugs below: the
-    proxy by itself makes no violation."""
-    no_clock = Breakage("GET", "/__admin/clock", lambda exchange, forward: Answer(
-        404, {"Content-Type": "application/json"}, b'{"detail": "Not found."}'))
-    with BrokenProxy(mock.origin, no_clock, FAITHFUL_DOWNLOADS) as proxy:
+def test_without_the_mock_clock_it_conforms_and_says_what_it_could_not_wait_for(mock,
+                                                                                tmp_path):
+    """A real vendor has no /__admin/clock: the run still conforms and names the check a
+    15-minute wait would need, beyond the default --max-wait. Behind the proxy, this is
+    also the control for the planted bugs below: the proxy by itself makes no violation."""
+    with BrokenProxy(mock.origin, hide_clock(), FAITHFUL_DOWNLOADS) as proxy:
         run = run_conformance("biometricscloud", proxy.url("/api/v1"), tmp_path)
-    assert run.exit_status == 0, run.output
-    assert {e["check"] for e in run.report["not_run"] if e["exempt"]} == {"lifecycle"}
-    assert "skipped (needs the mock clock) [lifecycle]: no mock clock" in run.output
+    assert run.exit_status == 1 and run.report["failed"] == 0, run.output
+    assert [(e["check"], e["exempt"]) for e in run.report["not_run"]] == [("lifecycle", False)]
+    assert ("not run [lifecycle]: the file_url's 15-minute expiry did not happen within "
+            "--max-wait 60 s") in run.output
 
 
 def test_a_refused_token_stops_the_run(mock, tmp_path):

@@ -15,6 +15,7 @@ from broken_proxy import (
     BrokenProxy,
     Exchange,
     cache_first,
+    hide_clock,
     rewrite_json,
     set_status,
 )
@@ -68,14 +69,19 @@ def test_a_profile_whose_token_does_not_work_stops_the_run(mock, tmp_path):
     assert "cannot list the captures" in run.output
 
 
-def test_without_the_clock_timed_checks_are_skipped_and_a_login_judges_logout(mock, tmp_path):
-    """A staging host: no /__admin/clock, but a profile that carries the primary's login."""
-    no_clock = Breakage("GET", "/__admin/clock", lambda exchange, forward: Answer(404, {}, b""))
-    with BrokenProxy(mock.origin, no_clock) as proxy:
-        run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path)
-    assert run.exit_status == 0, run.output
-    assert [(e["check"], e["exempt"]) for e in run.report["not_run"]] == [("lifecycle", True)]
-    assert "skipped (needs the mock clock) [lifecycle]: the processing delay" in run.output
+def test_without_the_clock_waits_longer_than_max_wait_are_listed_and_a_login_judges_logout(
+        mock, tmp_path):
+    """A staging host: no /__admin/clock, but a profile that carries the primary's login.
+    The 30 s processing and the 1-hour policy expiry do not fit a 2 s --max-wait: listed
+    as not run (not exempt), so only --allow-incomplete makes the run pass."""
+    with BrokenProxy(mock.origin, hide_clock()) as proxy:
+        run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path,
+                              "--max-wait", "2", "--allow-incomplete")
+    assert run.exit_status == 0 and run.report["failed"] == 0, run.output
+    assert [(e["check"], e["exempt"]) for e in run.report["not_run"]] == [("lifecycle", False)]
+    reason = run.report["not_run"][0]["reason"]
+    assert "processing of capture" in reason and "upload policy's expiry" in reason
+    assert "did not happen within --max-wait 2 s" in reason
     assert run.report["checks"]["delete_is_final"]["passed"] > 0
 
 

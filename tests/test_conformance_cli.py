@@ -28,6 +28,14 @@ def test_bad_usage_exits_2():
     assert conformance("run", "--api", "nope", "--base-url", "http://x").returncode == 2
 
 
+@pytest.mark.parametrize("seconds", ["0", "-5", "soon", "nan", "inf"])
+def test_max_wait_must_be_a_positive_number_of_seconds(seconds):
+    result = conformance("run", "--api", "mycrt", "--base-url", "http://x", "--max-wait",
+                         seconds)
+    assert result.returncode == 2
+    assert "--max-wait" in result.stderr and "positive number of seconds" in result.stderr
+
+
 def test_unreachable_target_exits_2_in_one_line():
     result = conformance("run", "--api", "uplift", "--base-url",
                          f"http://127.0.0.1:{free_port()}/v1")

@@ -16,6 +16,7 @@ from broken_proxy import (
     BrokenProxy,
     cache_first,
     drop_field,
+    hide_clock,
     rewrite_json,
     set_status,
 )
@@ -298,3 +299,51 @@ def test_a_credential_that_dies_mid_run_is_renewed_and_blamed_once(mock, tmp_pat
     sessions = [v for v in run.report["violations"] if v["check"] == "session"]
     assert len(sessions) == 1 and "stopped working" in sessions[0]["seen"], run.output[-3000:]
     assert run.failed_checks == {"session"}, run.output[-3000:]
+
+
+#: without the mock clock: long enough for a capture to run (5 s on the mock) and stop
+#: (3 s), too short for a scheduled one to start and reach its end (65 s)
+SHORT_WAIT = "8"
+
+
+def test_without_the_clock_the_lifecycle_runs_in_real_time(mock, tmp_path):
+    """A target with no /__admin/clock: stops and metrics wait for RUNNING and DONE in real
+    time and pass; the schedule, which needs longer than --max-wait, is listed as not run
+    and makes the run incomplete (it is not exempt: a longer wait would have run it)."""
+    with BrokenProxy(mock.origin, hide_clock()) as proxy:
+        run = run_conformance("mycrt", proxy.url("/api"), tmp_path, "--max-wait", SHORT_WAIT,
+                              "--max-examples", "5")
+    assert run.exit_status == 1 and run.report["failed"] == 0, run.output
+    not_run = {entry["check"]: entry for entry in run.report["not_run"]}
+    assert set(not_run) == {"schedule"}, not_run
+    assert not not_run["schedule"]["exempt"]
+    assert "did not happen within --max-wait 8 s" in not_run["schedule"]["reason"]
+    assert "needs the mock clock" not in run.output
+    checks = run.report["checks"]
+    assert checks["lifecycle"]["passed"] > 0 and checks["metrics"]["passed"] > 0
+
+
+def test_a_wait_shorter_than_the_start_lists_the_lifecycle_as_not_run(mock, tmp_path):
+    with BrokenProxy(mock.origin, hide_clock()) as proxy:
+        run = run_conformance("mycrt", proxy.url("/api"), tmp_path, "--max-wait", "1",
+                              "--max-examples", "3", "--allow-incomplete")
+    assert run.exit_status == 0 and run.report["failed"] == 0, run.output
+    assert "not run [lifecycle]: RUNNING of capture" in run.output
+    assert "did not happen within --max-wait 1 s" in run.output
+
+
+def _running_again_once_done(capture):
+    """A stopped capture that claims to record again once its stop completes."""
+    if isinstance(capture, dict) and capture.get("status") == "DONE":
+        return {**capture, "status": "RUNNING", "end": None}
+    return capture
+
+
+def test_a_capture_that_runs_again_after_its_stop_is_caught_in_real_time(mock, tmp_path):
+    broken = rewrite_json("GET", CAPTURE, _running_again_once_done)
+    with BrokenProxy(mock.origin, hide_clock(), broken) as proxy:
+        run = run_conformance("mycrt", proxy.url("/api"), tmp_path, "--max-wait", SHORT_WAIT,
+                              "--max-examples", "3")
+    assert run.exit_status == 1, run.output
+    seen = [v["seen"] for v in run.report["violations"] if v["check"] == "lifecycle"]
+    assert "'RUNNING'" in seen, (seen, run.output[-3000:])

@@ -5,7 +5,8 @@ now is STARTED, then STARTING, then RUNNING; a stop makes it STOPPING, then DONE
 ``end`` set. Where the mock clock answers, the model moves it instead of waiting and holds
 the server to the mock's documented timings (STARTING after 2 s, RUNNING after 5 s, DONE
 3 s after the stop); elsewhere it accepts every status the lifecycle allows at that point,
-so the same model judges a real MyCRT, whose timings the document does not give.
+so the same model judges a real MyCRT, whose timings the document does not give, and the
+flows wait in real time (``Session.wait_until``, at most ``--max-wait`` each).
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ REAL_TIME_SLACK = 0.5
 #: moves of the clock (at most 6 s per step), so a real MyCRT does not record forever
 MODEL_DURATION = 3600
 SCHEDULE_LEAD_SECONDS = 120
+#: in real time: a start just far enough ahead to see SCHEDULED and the early stop refused
+REAL_LEAD_SECONDS = 5
+#: in real time, how late after ``scheduledEnd`` a capture may still be RUNNING (requests
+#: in flight, two clocks): past that the promised stop is overdue, a violation
+STOP_GRACE_SECONDS = 3
 SCHEDULED_DURATION = 60
 #: an id no server has handed out to this run, when a capture could not be created
 UNKNOWN_ID = 2**31 - 1
@@ -82,7 +88,6 @@ METRIC_SERIES = {
     "READ THROUGHPUT": ("ReadThroughput", "Bytes/Second"),
     "WRITE THROUGHPUT": ("WriteThroughput", "Bytes/Second"),
 }
-NO_CLOCK = "no mock clock at the target (/__admin/clock)"
 
 
 class MyCrtAdapter:
@@ -216,8 +221,11 @@ def parse_time(text: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def clock_now(session: Session) -> datetime:
-    """The mock's ``now``: schedules must lie ahead of its clock, not of ours."""
+def server_now(session: Session) -> datetime:
+    """The mock's ``now`` (schedules must lie ahead of its clock, not of ours); without a
+    mock clock, ours: a real server's is taken to be roughly right."""
+    if session.clock is None:
+        return datetime.now(timezone.utc)
     parts = urlsplit(session.client.base_url)
     exchange = session.client.request("GET", f"{parts.scheme}://{parts.netloc}/__admin/clock")
     now = parse_time((exchange.json_or_none() or {}).get("now"))
@@ -281,8 +289,8 @@ def require(session: Session, name: str, exchange: Exchange, failure: Failure | 
 
 
 def skip(session: Session, name: str, reason: str) -> None:
-    """A part of a check this target cannot support (no mock clock, no FAILED capture to
-    use): reported, but it does not make the run incomplete."""
+    """A part of a check this target cannot support (no FAILED capture to use): reported,
+    but it does not make the run incomplete."""
     session.results.skip(name, reason, exempt=True)
 
 
@@ -425,9 +433,11 @@ def metrics_flow(session: Session) -> None:
     """One series per metric type, each with its label and unit; ``type`` picks one. The
     capture is RUNNING where the clock can be moved, so the series cover recorded time."""
     _, body = created(session, "metrics", duration=60)
-    if session.clock is not None:
-        session.clock.advance(SETTLE_SECONDS)
-        read_in_status(session, "lifecycle", body["id"], RUNNING)
+    if not await_status(session, "lifecycle", body["id"], (RUNNING,), (STARTED, STARTING),
+                        SETTLE_SECONDS, blocked="metrics"):
+        delete(session, body["id"])
+        return
+    read_in_status(session, "lifecycle", body["id"], RUNNING)
     for wanted in (None, "READ IOPS"):
         exchange = session.send("getCaptureMetrics", path_params={"id": body["id"]},
                         query={"type": wanted} if wanted else {})
@@ -454,22 +464,40 @@ def failed_capture_flow(session: Session) -> None:
     read_in_status(session, "lifecycle", failed["id"], FAILED)
 
 
+def await_status(session: Session, name: str, capture_id: int, wanted: tuple[str, ...],
+                 passing: tuple[str, ...], clock_seconds: float,
+                 promised: float | None = None, blocked: str | None = None) -> bool:
+    """Until the capture is in a ``wanted`` status (``Session.wait_until``); on the way
+    only the ``passing`` ones may show: any other (it moved back, or FAILED) is a
+    violation at once. False (``blocked``, default ``name``, listed as not run) when it
+    did not get there within ``--max-wait``."""
+    def ready() -> bool:
+        _, body = read_in_status(session, name, capture_id, *wanted, *passing)
+        return body.get("status") in wanted
+
+    return session.wait_until(blocked or name, f"{' or '.join(wanted)} of capture "
+                              f"{capture_id}", ready, clock_seconds, promised)
+
+
 def stop_flow(session: Session) -> None:
-    """STARTED refuses a stop; RUNNING -> STOPPING -> DONE with ``end``; then refused."""
-    if session.clock is None:
-        skip(session, "lifecycle", f"{NO_CLOCK}: RUNNING -> STOPPING -> DONE not checked")
-        return
+    """STARTED refuses a stop; RUNNING -> STOPPING -> DONE with ``end``; then refused.
+    Without the mock clock it waits in real time; the document gives no timings, so a
+    transition that is late only makes the check not run."""
     _, body = created(session, "lifecycle")
     early = stop(session, body["id"])
     require(session, "lifecycle", early, answer_failure(early, 409, NOT_STARTED_YET))
-    session.clock.advance(SETTLE_SECONDS)
+    if not await_status(session, "lifecycle", body["id"], (RUNNING,), (STARTED, STARTING),
+                        SETTLE_SECONDS):
+        delete(session, body["id"])
+        return
     read_in_status(session, "lifecycle", body["id"], RUNNING)
     stopped = stop(session, body["id"])
     require(session, "lifecycle", stopped, answer_failure(stopped, 200))
     read_in_status(session, "lifecycle", body["id"], STOPPING)
     again = stop(session, body["id"])
     require(session, "lifecycle", again, answer_failure(again, 409, ALREADY_STOPPED))
-    session.clock.advance(DONE_SECONDS)
+    if not await_status(session, "lifecycle", body["id"], (DONE,), (STOPPING,), DONE_SECONDS):
+        return
     exchange, done = read_in_status(session, "lifecycle", body["id"], DONE)
     check(session, "lifecycle", exchange, None if done.get("end") else
           Failure("`end` set once DONE", "null"))
@@ -479,11 +507,10 @@ def stop_flow(session: Session) -> None:
 
 def schedule_flow(session: Session) -> None:
     """SCHEDULED until ``scheduledStart``, RUNNING after it, STOPPING at ``scheduledEnd``,
-    DONE with ``end`` = ``scheduledEnd``, all on the mock clock."""
-    if session.clock is None:
-        skip(session, "schedule", f"{NO_CLOCK}: SCHEDULED -> RUNNING -> DONE not checked")
-        return
-    begin = clock_now(session) + timedelta(seconds=SCHEDULE_LEAD_SECONDS)
+    DONE with ``end`` = ``scheduledEnd``: on the mock clock, or in real time with a start
+    a few seconds ahead, where the stop at ``scheduledEnd`` is the one promised moment."""
+    lead = SCHEDULE_LEAD_SECONDS if session.clock is not None else REAL_LEAD_SECONDS
+    begin = server_now(session) + timedelta(seconds=lead)
     exchange, body = created(session, "schedule", status=SCHEDULED, scheduledStart=iso(begin),
                              duration=SCHEDULED_DURATION)
     ends = begin + timedelta(seconds=SCHEDULED_DURATION)
@@ -492,13 +519,25 @@ def schedule_flow(session: Session) -> None:
         or _same_moment("scheduledEnd", ends, body.get("scheduledEnd")))
     early = stop(session, body["id"])
     require(session, "schedule", early, answer_failure(early, 409, NOT_STARTED_YET))
-    session.clock.advance(SCHEDULE_LEAD_SECONDS + SETTLE_SECONDS)
-    read_in_status(session, "schedule", body["id"], RUNNING)
-    session.clock.advance(SCHEDULED_DURATION - SETTLE_SECONDS + 1)
-    read_in_status(session, "schedule", body["id"], STOPPING, DONE)  # DONE if this is slow
-    session.clock.advance(DONE_SECONDS)
+    if not _scheduled_run(session, body["id"], lead, ends):
+        delete(session, body["id"])
+        return
     exchange, done = read_in_status(session, "schedule", body["id"], DONE)
     check(session, "schedule", exchange, _same_moment("end", ends, done.get("end")))
+
+
+def _scheduled_run(session: Session, capture_id: int, lead: int, ends: datetime) -> bool:
+    """RUNNING after its start, stopped by its end, then DONE: False when a wait ran out."""
+    if not await_status(session, "schedule", capture_id, (RUNNING,),
+                        (SCHEDULED, STARTED, STARTING), lead + SETTLE_SECONDS):
+        return False
+    read_in_status(session, "schedule", capture_id, RUNNING)
+    due = (ends - server_now(session)).total_seconds() + STOP_GRACE_SECONDS
+    if not await_status(session, "schedule", capture_id, (STOPPING, DONE), (RUNNING,),
+                        SCHEDULED_DURATION - SETTLE_SECONDS + 1, promised=due):
+        return False
+    read_in_status(session, "schedule", capture_id, STOPPING, DONE)  # DONE if this is slow
+    return await_status(session, "schedule", capture_id, (DONE,), (STOPPING,), DONE_SECONDS)
 
 
 def _same_moment(name: str, expected: datetime, text: Any) -> Failure | None:

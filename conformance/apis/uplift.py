@@ -193,14 +193,10 @@ def _upload(session: Session, reservation: dict[str, Any], data: bytes) -> Excha
 
 
 def _expiry_and_processing(session: Session, uploaded_id: str) -> None:
-    if session.clock is None:
-        session.results.skip("lifecycle", "no mock clock at the target (/__admin/clock)",
-                             exempt=True)
-        return
     stale = reserve(session)
-    if stale is None:
+    if stale is None or not session.elapse("lifecycle", "the 30-minute upload window's end",
+                                           31 * 60):
         return
-    session.clock.advance(31 * 60)
     late = _upload(session, stale, b"late")
     if late is not None:
         session.expect("lifecycle", "createCapture", None if late.status == 403 else
@@ -209,7 +205,8 @@ def _expiry_and_processing(session: Session, uploaded_id: str) -> None:
     status, exchange = _status(session, stale["session_id"])
     session.expect("lifecycle", "getCapture", None if status == "error" else
                    Failure("error once the upload window closed unused", status), exchange)
-    session.clock.advance(PROCESSING_GRACE_SECONDS)
+    if not session.elapse("lifecycle", "the processing grace", PROCESSING_GRACE_SECONDS):
+        return
     status, exchange = _status(session, uploaded_id)
     session.expect("lifecycle", "getCapture", None if status == "completed" else
                    Failure("completed after processing", status), exchange)

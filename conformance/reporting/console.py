@@ -18,7 +18,7 @@ def render(results: Results, write: Callable[[str], None] = print) -> None:
         if more:
             write(f"   and {more} more like this (all in the JSON and JUnit reports)")
     for entry in sorted(results.not_run.values(), key=lambda entry: entry.check):
-        label = "skipped (needs the mock clock)" if entry.exempt else "not run"
+        label = "skipped (does not apply)" if entry.exempt else "not run"
         write(f"{label} [{entry.check}]: {entry.reason}")
     passed, failed = results.counts
     write(f"{passed} passed, {failed} failed, {len(results.not_run)} skipped")
