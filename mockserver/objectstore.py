@@ -61,6 +61,9 @@ _PUBLIC_ACLS = {"public-read", "public-read-write"}
 _V4_QUERY = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
              "X-Amz-SignedHeaders", "X-Amz-Signature")
 _V2_QUERY = ("AWSAccessKeyId", "Expires", "Signature")
+#: the request headers S3 reads on a browser POST and on a GET (what a preflight allows)
+POST_HEADERS = ("Content-Type",)
+GET_HEADERS = ("Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
 #: S3's answers to a wrong signature, no permission and a key it does not know
 _ERRORS = {
     "mismatch": (403, "SignatureDoesNotMatch", "The request signature we calculated does not "
@@ -191,7 +194,7 @@ class ObjectStore:
         try:
             form = read_post_form(request.mimetype, request.mimetype_params.get("boundary"),
                                   request.stream)
-            return self._accept_upload(request.host_url, bucket, form)
+            return self._accept_upload(request.root_url, bucket, form)
         except S3Error as error:
             return error.response()
 
@@ -255,7 +258,7 @@ class ObjectStore:
         """A SigV4 or a SigV2 presigned query, whichever the URL carries; none is anonymous."""
         query = request.args
         if any(name in query for name in _V4_QUERY):
-            self._check_v4_query(request.method, request.host_url, bucket, key, query)
+            self._check_v4_query(request.method, request.root_url, bucket, key, query)
         elif any(name in query for name in _V2_QUERY):
             self._check_v2_query(request, bucket, key)
 
