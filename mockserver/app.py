@@ -235,9 +235,10 @@ def _install_cors(app: Flask, policy: CorsPolicy, accepted: Mapping[str, tuple[s
         if not policy.allows(origin):
             raise Forbidden(f"CORS: pages from {origin} may not call this mock "
                             f"(it was started with --cors-origin)")
-        requested = request.headers.get("Access-Control-Request-Headers", "")
-        return policy.preflight(methods, accepted.get(_endpoint(app, wanted) or "", ()),
-                                requested)
+        return policy.preflight(
+            methods, accepted.get(_endpoint(app, wanted) or "", ()),
+            request.headers.get("Access-Control-Request-Headers", ""),
+            request.headers.get("Access-Control-Request-Private-Network") == "true")
 
     @app.after_request
     def add_cors_headers(response: Response) -> Response:

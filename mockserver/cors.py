@@ -91,11 +91,13 @@ class CorsPolicy:
         response.headers["Access-Control-Expose-Headers"] = ", ".join(self.exposed)
 
     @staticmethod
-    def preflight(methods: Sequence[str], accepted: Iterable[str], requested: str) -> Response:
+    def preflight(methods: Sequence[str], accepted: Iterable[str], requested: str,
+                  private_network: bool = False) -> Response:
         """The answer to an allowed preflight: ``methods`` the path accepts, ``accepted``
         headers the operation reads. Other headers are allowed too when the page asks for
         them: the mock ignores them as the vendor's server would, and refusing them would
-        fail pages that add tracing headers."""
+        fail pages that add tracing headers. A page on a public or LAN address calling a
+        mock on loopback asks Chromium's Private Network Access question too; yes."""
         asked = [name.strip() for name in requested.split(",")]
         allowed = list(dict.fromkeys([*accepted, *COMMON_ACCEPTED]))
         known = {name.lower() for name in allowed}
@@ -104,5 +106,7 @@ class CorsPolicy:
         response.headers["Access-Control-Allow-Methods"] = ", ".join(methods)
         response.headers["Access-Control-Allow-Headers"] = ", ".join(allowed)
         response.headers["Access-Control-Max-Age"] = str(MAX_AGE_SECONDS)
+        if private_network:
+            response.headers["Access-Control-Allow-Private-Network"] = "true"
         response.vary.update(("Access-Control-Request-Method", "Access-Control-Request-Headers"))
         return response

@@ -85,6 +85,15 @@ def test_headers_a_page_adds_are_allowed_and_a_cookie_operation_asks_no_authoriz
                                      "Access-Control-Request-Headers"}
 
 
+def test_a_page_on_a_public_address_may_call_a_mock_on_loopback(server):
+    asked = requests.options(server.url("/api/users/login"), timeout=10, headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Private-Network": "true"})
+    assert asked.headers["Access-Control-Allow-Private-Network"] == "true"
+    assert "Access-Control-Allow-Private-Network" not in preflight(
+        server, "/api/users/login", "POST").headers
+
+
 def test_a_method_the_path_does_not_take_is_left_out_and_the_browser_refuses_it(server):
     answer = preflight(server, "/v1/captures", "DELETE")
     assert "DELETE" not in names(answer, "Access-Control-Allow-Methods")
