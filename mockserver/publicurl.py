@@ -24,6 +24,17 @@ class PublicUrlError(ValueError):
     pass
 
 
+def origin_problem(scheme: str, host: str, sent: str | None) -> str | None:
+    """Why no URL can be made for a request with this scheme and (werkzeug-validated) host,
+    ``sent`` being the ``Host`` or ``X-Forwarded-Host`` as it came; None if one can."""
+    port = host.rpartition(":")[2] if not host.endswith("]") and ":" in host else ""
+    if not host or (port and int(port) > 65535):
+        return f"the request's host {sent!r} is not a host[:port] URLs can be made for"
+    if scheme not in ("http", "https"):
+        return f"the request's scheme {scheme!r} (X-Forwarded-Proto) is not http or https"
+    return None
+
+
 def check_public_url(url: str) -> str:
     """The URL without a trailing slash; a one-line error for anything but http(s)://host."""
     try:

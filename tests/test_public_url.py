@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 import requests
 
 PUBLIC = "https://mock.dev.example:8443"
@@ -79,3 +80,18 @@ def test_public_url_decides_every_url_and_the_proxy_strips_its_path(mock_factory
                             timeout=10)
     assert redirect.status_code == 308
     assert redirect.headers["Location"] == "/sandbox/api/captures?envId=1"
+
+
+@pytest.mark.parametrize("headers", [
+    {"Host": "two words"}, {"Host": "mock:99999"}, {"Host": "[::1"},
+    {"X-Forwarded-Host": "a/b?c"}, {"X-Forwarded-Proto": "javascript"},
+], ids=lambda headers: "=".join(*headers.items()))
+def test_a_host_no_url_can_be_made_for_is_a_400_in_the_apis_format(mock_factory, headers):
+    server = mock_factory()
+    send = sender(server, PUBLIC, headers)
+    bio = send("GET", "/api/v1/file/1", headers={"Authorization": "Bearer VSvXrNLlQCeCdTJjGUJgKw"})
+    assert bio.status_code == 400 and "the request's" in bio.json()["detail"]
+    assert send("GET", CP_NEW).json()["code"] == 400
+    s3 = send("POST", "/s3/uplift-captures/", files={"file": ("a", b"a")})
+    assert s3.status_code == 400 and "<Code>InvalidArgument</Code>" in s3.text
+    assert not [entry for entry in server.journal() if entry["status"] >= 500]
