@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed
 from werkzeug.routing import PathConverter
 
 import vendor_specs
@@ -19,10 +19,12 @@ from mockserver.admin import admin_blueprint
 from mockserver.apis import load_vendor
 from mockserver.clock import Clock, isoformat
 from mockserver.contracts import Contract, ContractError, Operation, load_contract
+from mockserver.cors import CorsPolicy, options_response
 from mockserver.engine import Api, Engine
 from mockserver.faults import Faults
 from mockserver.fixtures import load_fixtures, object_store_for, seed
 from mockserver.journal import Entry, Journal
+from mockserver.publicurl import as_seen_by_clients
 from mockserver.store import StateStore, open_store
 from mockserver.threads import ThreadBudget
 from mockserver.validation import RequestValidator, ResponseValidator
@@ -36,6 +38,10 @@ class Settings:
     state: str = "memory"
     validate_responses: bool = False
     admin_token: str | None = None
+    #: the origins whose pages may call the mock (``--cors-origin``); empty: any origin
+    cors_origins: tuple[str, ...] = ()
+    #: the origin of the URLs the mock hands out (``--public-url``); None: the request's
+    public_url: str | None = None
 
 
 @dataclass
@@ -93,13 +99,19 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.merge_slashes = False  # "//" is an unknown path, not a redirect to HTML
     engine = Engine(mock.apis, mock.services, mock.faults, mock.threads)
+    accepted_headers: dict[str, tuple[str, ...]] = {}
     for operation in mock.operations():
-        _route(app, engine, operation)
-    _route_trailing_slashes(app, mock)
-    _route_object_store(app, mock.services.objects)
+        endpoint = _route(app, engine, operation)
+        accepted_headers[endpoint] = mock.apis[operation.api].contract.request_headers(operation)
+    accepted_headers.update(_route_trailing_slashes(app, mock))
+    accepted_headers.update(_route_object_store(app, mock.services.objects))
     app.register_blueprint(admin_blueprint(mock, settings.admin_token))
     _install_error_pages(app, mock)
+    exposed = [name for api in mock.apis.values() for name in api.contract.response_headers]
+    _install_cors(app, CorsPolicy.of(settings.cors_origins, exposed), accepted_headers)
     _install_journal(app, mock.journal)
+    app.wsgi_app = as_seen_by_clients(  # type: ignore[method-assign,assignment]
+        app.wsgi_app, settings.public_url)
     app.extensions["mock"] = mock
     return app
 
@@ -114,33 +126,43 @@ def _api(contract: Contract, vendor: VendorApi, validate_responses: bool) -> Api
     return Api(contract, vendor, RequestValidator(contract), responses)
 
 
-def _route(app: Flask, engine: Engine, operation: Operation) -> None:
+def _route(app: Flask, engine: Engine, operation: Operation) -> str:
+    """The operation's route; returns its endpoint name."""
     rule = operation.full_path.replace("{", "<").replace("}", ">")
+    endpoint = f"{operation.api}.{operation.operation_id}"
 
     def view(**_: str) -> Response:
         return engine.dispatch(operation)
 
-    app.add_url_rule(rule, endpoint=f"{operation.api}.{operation.operation_id}", view_func=view,
+    app.add_url_rule(rule, endpoint=endpoint, view_func=view,
                      methods=[operation.method], provide_automatic_options=False)
+    return endpoint
 
 
-def _route_trailing_slashes(app: Flask, mock: Mock) -> None:
+def _route_trailing_slashes(app: Flask, mock: Mock) -> dict[str, tuple[str, ...]]:
     """A spec with ``x-trailing-slash: redirect`` answers ``<path>/`` with a 308 to ``<path>``.
 
     Werkzeug's strict slashes only redirect the other way (to the slashed rule), so each
     path of such a spec gets a slashed twin whose view redirects, keeping the query string.
+    Returns each twin's endpoint with the request headers of the path's operations.
     """
+    accepted: dict[str, tuple[str, ...]] = {}
     for name, api in mock.apis.items():
         if api.contract.document.get("x-trailing-slash") != "redirect":
             continue
-        paths: dict[str, set[str]] = {}
+        paths: dict[str, list[Operation]] = {}
         for operation in api.contract.operations:
-            paths.setdefault(operation.full_path, set()).add(operation.method)
-        for index, (path, methods) in enumerate(sorted(paths.items())):
+            paths.setdefault(operation.full_path, []).append(operation)
+        for index, (path, operations) in enumerate(sorted(paths.items())):
             rule = path.replace("{", "<").replace("}", ">") + "/"
-            app.add_url_rule(rule, endpoint=f"{name}.trailing_slash_{index}",
-                             view_func=_redirect_without_slash, methods=sorted(methods),
+            endpoint = f"{name}.trailing_slash_{index}"
+            app.add_url_rule(rule, endpoint=endpoint, view_func=_redirect_without_slash,
+                             methods=sorted({operation.method for operation in operations}),
                              provide_automatic_options=False)
+            accepted[endpoint] = tuple(dict.fromkeys(
+                header for operation in operations
+                for header in api.contract.request_headers(operation)))
+    return accepted
 
 
 def _redirect_without_slash(**_: str) -> Response:
@@ -155,7 +177,9 @@ class ObjectKeyConverter(PathConverter):
     regex = r"[^/][\s\S]*?"
 
 
-def _route_object_store(app: Flask, objects: objectstore.ObjectStore) -> None:
+def _route_object_store(app: Flask,
+                        objects: objectstore.ObjectStore) -> dict[str, tuple[str, ...]]:
+    """The S3 routes; returns their endpoints with the request headers each reads."""
     prefix = objectstore.PATH_PREFIX
     app.url_map.converters["object_key"] = ObjectKeyConverter
 
@@ -169,6 +193,8 @@ def _route_object_store(app: Flask, objects: objectstore.ObjectStore) -> None:
     def s3_get(bucket: str, key: str) -> Response:
         return objects.serve_get(request, bucket, key)
 
+    return {"s3_post": objectstore.POST_HEADERS, "s3_get": objectstore.GET_HEADERS}
+
 
 def _install_error_pages(app: Flask, mock: Mock) -> None:
     """404, 405, 413 and the like, in the format of the API the path belongs to."""
@@ -181,8 +207,8 @@ def _install_error_pages(app: Flask, mock: Mock) -> None:
                                        error.description or error.name).response()
         body = _error_body_for_path(mock, request.path, status, _describe(error))
         response = Response(json.dumps(body), status=status, content_type="application/json")
-        if getattr(error, "valid_methods", None):
-            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted({*error.valid_methods, "OPTIONS"}))
         return response
 
     @app.errorhandler(Exception)
@@ -190,6 +216,45 @@ def _install_error_pages(app: Flask, mock: Mock) -> None:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         body = {"mock_error": "internal error in the mock", "detail": type(error).__name__}
         return Response(json.dumps(body), status=500, content_type="application/json")
+
+
+def _install_cors(app: Flask, policy: CorsPolicy, accepted: Mapping[str, tuple[str, ...]]) -> None:
+    """Preflights and CORS headers on every answer but the admin API's (which serves its
+    own dashboard and must not be driven by pages of other origins)."""
+
+    @app.before_request
+    def answer_options() -> Response | None:
+        error = request.routing_exception
+        if (request.method != "OPTIONS" or not isinstance(error, MethodNotAllowed)
+                or request.path.startswith(ADMIN_PREFIX)):
+            return None  # routing answers: the view, a 404, or the admin's own OPTIONS
+        methods = sorted(error.valid_methods or ())
+        wanted, origin = request.headers.get("Access-Control-Request-Method"), request.origin
+        if wanted is None or origin is None:  # a plain OPTIONS: what the path accepts
+            return options_response(methods)
+        if not policy.allows(origin):
+            raise Forbidden(f"CORS: pages from {origin} may not call this mock "
+                            f"(it was started with --cors-origin)")
+        return policy.preflight(
+            methods, accepted.get(_endpoint(app, wanted) or "", ()),
+            request.headers.get("Access-Control-Request-Headers", ""),
+            request.headers.get("Access-Control-Request-Private-Network") == "true")
+
+    @app.after_request
+    def add_cors_headers(response: Response) -> Response:
+        if not request.path.startswith(ADMIN_PREFIX):
+            policy.decorate(response, request.origin)
+        return response
+
+
+def _endpoint(app: Flask, method: str) -> str | None:
+    """The endpoint that would serve this request's path with another method."""
+    adapter = app.create_url_adapter(request)
+    try:
+        rule, _ = adapter.match(method=method, return_rule=True)  # type: ignore[union-attr]
+    except HTTPException:
+        return None
+    return str(rule.endpoint)
 
 
 def _describe(error: HTTPException) -> str:

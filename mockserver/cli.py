@@ -14,14 +14,16 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from flask import Flask
 
 import vendor_specs
 from mockserver.app import Settings, build_mock, create_app
 from mockserver.contracts import ContractError
+from mockserver.cors import OriginError, normalize_origin
 from mockserver.fixtures import FixturesError
+from mockserver.publicurl import PublicUrlError, check_public_url
 from mockserver.store import StoreSpecError
 
 USAGE_ERROR = 2
@@ -60,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="check every response against the spec; a violation becomes a 500")
     serve.add_argument("--admin-token",
                        help="require this bearer token on /__admin (needed off loopback)")
+    serve.add_argument("--cors-origin", action="append", type=_checked(normalize_origin),
+                       metavar="ORIGIN", help="allow browser pages from this origin only, "
+                       "e.g. http://localhost:3000; repeatable (default: any origin)")
+    serve.add_argument("--public-url", type=_checked(check_public_url), metavar="URL",
+                       help="the origin of every URL the mock hands out (default: the "
+                            "request's Host, or X-Forwarded-Host/-Proto behind a proxy)")
     return parser
 
 
@@ -67,6 +75,18 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
     return int(text)
+
+
+def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse type from a check that raises ValueError with a readable message."""
+
+    def convert(text: str) -> str:
+        try:
+            return check(text)
+        except (OriginError, PublicUrlError) as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
 
 
 def _positive(text: str) -> int:
@@ -80,6 +100,7 @@ def _serve(arguments: argparse.Namespace) -> int:
         apis=tuple(dict.fromkeys(arguments.api or vendor_specs.API_NAMES)),
         fixtures=arguments.fixtures, state=arguments.state,
         validate_responses=arguments.validate_responses, admin_token=arguments.admin_token,
+        cors_origins=tuple(arguments.cors_origin or ()), public_url=arguments.public_url,
     )
     if not _is_loopback(arguments.host) and not arguments.admin_token:
         print("mockserver: note: the admin API stays loopback-only; pass --admin-token to "
@@ -117,8 +138,10 @@ def _run_waitress(app: Flask, listener: socket.socket, threads: int) -> None:
     # waitress warns "Task queue depth is N" for every request queued in a burst: a
     # supervisor that pipes stderr and never reads it would fill the pipe and stall us
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # X-Forwarded-Host/-Proto reach the app, whose ProxyFix reads them (mockserver/publicurl.py)
     server = create_server(app, sockets=[listener], threads=1, ident="mockserver",
-                           connection_limit=1000, channel_timeout=30)
+                           connection_limit=1000, channel_timeout=30,
+                           clear_untrusted_proxy_headers=False)
     app.extensions["mock"].threads.attach(server.task_dispatcher, most=threads)
     _freeze_startup_objects()
     server.run()

@@ -74,6 +74,31 @@ class Contract:
                 return operation
         raise KeyError(f"{self.name} has no operation {operation_id!r}")
 
+    @cached_property
+    def response_headers(self) -> tuple[str, ...]:
+        """Every header name a documented response of this API carries."""
+        return tuple(dict.fromkeys(
+            name for operation in self.operations
+            for response in operation.spec.get("responses", {}).values()
+            for name in response.get("headers", {})
+        ))
+
+    def request_headers(self, operation: Operation) -> tuple[str, ...]:
+        """The request headers the operation reads: its credentials' headers, its header
+        parameters and ``Content-Type`` when it takes a body (what a CORS preflight allows)."""
+        schemes = self.document.get("components", {}).get("securitySchemes", {})
+        names: list[str] = []
+        for alternative in operation.security:
+            for scheme in map(schemes.get, alternative):
+                if scheme and scheme.get("type") == "http":
+                    names.append("Authorization")
+                elif scheme and scheme.get("type") == "apiKey" and scheme.get("in") == "header":
+                    names.append(scheme["name"])
+        names += [p["name"] for p in operation.spec.get("parameters", []) if p["in"] == "header"]
+        if operation.spec.get("requestBody"):
+            names.append("Content-Type")
+        return tuple(dict.fromkeys(names))
+
     def documented_example(self, operation: Operation, status: int) -> tuple[Any, bool]:
         """(body, has_body) of the first example documented for a status."""
         response = operation.spec.get("responses", {}).get(str(status))

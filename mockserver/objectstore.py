@@ -42,6 +42,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import parse_range_header
 
 from mockserver.clock import Clock, isoformat, parse_datetime, utc
+from mockserver.publicurl import origin_problem
 from mockserver.s3errors import S3Error
 from mockserver.s3form import PostForm, read_post_form
 from mockserver.store import StateStore
@@ -61,6 +62,9 @@ _PUBLIC_ACLS = {"public-read", "public-read-write"}
 _V4_QUERY = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
              "X-Amz-SignedHeaders", "X-Amz-Signature")
 _V2_QUERY = ("AWSAccessKeyId", "Expires", "Signature")
+#: the request headers S3 reads on a browser POST and on a GET (what a preflight allows)
+POST_HEADERS = ("Content-Type",)
+GET_HEADERS = ("Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
 #: S3's answers to a wrong signature, no permission and a key it does not know
 _ERRORS = {
     "mismatch": (403, "SignatureDoesNotMatch", "The request signature we calculated does not "
@@ -191,7 +195,7 @@ class ObjectStore:
         try:
             form = read_post_form(request.mimetype, request.mimetype_params.get("boundary"),
                                   request.stream)
-            return self._accept_upload(request.host_url, bucket, form)
+            return self._accept_upload(_root_url(request), bucket, form)
         except S3Error as error:
             return error.response()
 
@@ -255,7 +259,7 @@ class ObjectStore:
         """A SigV4 or a SigV2 presigned query, whichever the URL carries; none is anonymous."""
         query = request.args
         if any(name in query for name in _V4_QUERY):
-            self._check_v4_query(request.method, request.host_url, bucket, key, query)
+            self._check_v4_query(request.method, _root_url(request), bucket, key, query)
         elif any(name in query for name in _V2_QUERY):
             self._check_v2_query(request, bucket, key)
 
@@ -325,6 +329,14 @@ class _ClockedQueryAuth(S3SigV4QueryAuth):
         canonical_request = self.canonical_request(request)
         string_to_sign = self.string_to_sign(request, canonical_request)
         self._inject_signature_to_request(request, self.signature(string_to_sign, request))
+
+
+def _root_url(request: Request) -> str:
+    """Where the client sent the request, which URLs and signatures are made from."""
+    problem = origin_problem(request.scheme, request.host, request.environ.get("HTTP_HOST"))
+    if problem is not None:
+        raise S3Error(400, "InvalidArgument", problem)
+    return request.root_url
 
 
 def _sigv4_timestamp(moment: datetime) -> str:

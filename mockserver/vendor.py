@@ -18,6 +18,7 @@ from werkzeug.sansio.utils import get_current_url
 from mockserver.clock import Clock
 from mockserver.contracts import Operation
 from mockserver.objectstore import ObjectStore
+from mockserver.publicurl import origin_problem
 from mockserver.store import StateStore
 from mockserver.validation import Problem
 
@@ -44,8 +45,11 @@ class Call:
     @property
     def host_url(self) -> str:
         """``request.host_url``, without converting the same Host header to an IRI anew on
-        every request that hands out a URL."""
+        every request that hands out a URL; a 400 when the Host makes no URL."""
         request = self.request
+        problem = origin_problem(request.scheme, request.host, request.environ.get("HTTP_HOST"))
+        if problem is not None:
+            raise ApiError(400, problem)
         return _host_url(request.scheme, request.host, request.root_path)
 
 

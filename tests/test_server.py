@@ -47,6 +47,9 @@ def uplift_list(server, key: str = UPLIFT_KEY, **headers: str) -> requests.Respo
     (["--state", "redis://x"], "--state must be 'memory' or 'sqlite:PATH'"),
     (["--workers", "2"], "--workers > 1 needs shared state"),
     (["--fixtures", "/nonexistent/fixtures.yaml"], "cannot read fixtures"),
+    (["--cors-origin", "http://localhost:3000/app"], "is not an origin"),
+    (["--public-url", "ftp://mock.example"], "is not an http(s) URL"),
+    (["--public-url", "http://mock.example:99999"], "Port out of range"),
 ])
 def test_bad_options_are_one_line_and_exit_2(options, message):
     result = serve("--port", str(free_port()), *options)

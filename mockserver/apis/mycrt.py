@@ -167,15 +167,23 @@ def login(call: Call) -> Reply:
     token = secrets.token_hex(32)
     store.put(SESSIONS, token, {"token": token, "user_id": user["id"],
                                 "created_at": isoformat(call.services.clock.now())})
-    cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax"
-    return Reply(200, _public_user(user), {"Set-Cookie": cookie})
+    return Reply(200, _public_user(user), {"Set-Cookie": _cookie(call, token)})
 
 
 @operation("logout")
 def logout(call: Call) -> Reply:
     call.services.store.delete(SESSIONS, call.principal.token)
-    expired = f"{COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
-    return Reply(200, {}, {"Set-Cookie": expired})
+    return Reply(200, {}, {"Set-Cookie": _cookie(call, "", "Max-Age=0; ")})
+
+
+def _cookie(call: Call, value: str, lifetime: str = "") -> str:
+    """The session cookie. The service sets it with no SameSite, which browsers treat as
+    Lax: sent to the same site (any port of the same host), so a page on 127.0.0.1:3000
+    calling the mock on 127.0.0.1:8000 keeps its session. Over https (directly or behind a
+    proxy saying ``X-Forwarded-Proto: https``) it is ``SameSite=None; Secure``, the only
+    kind a browser sends from a page on another site; browsers refuse it without https."""
+    same_site = "SameSite=None; Secure" if call.request.is_secure else "SameSite=Lax"
+    return f"{COOKIE}={value}; {lifetime}Path=/; HttpOnly; {same_site}"
 
 
 @operation("getCurrentUser")
