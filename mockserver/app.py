@@ -62,6 +62,7 @@ class Mock:
     def reset(self) -> None:
         with self.services.store.transaction():
             self.services.store.clear()
+            self.services.clock.reread()
             seed(self.services, self.fixtures, self.vendors)
 
     def seed_if_empty(self) -> None:
@@ -98,9 +99,9 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     _route_trailing_slashes(app, mock)
     _route_object_store(app, mock.services.objects)
     app.register_blueprint(admin_blueprint(mock, settings.admin_token))
+    app.extensions["mock"] = mock
     _install_error_pages(app, mock)
     _install_journal(app, mock.journal)
-    app.extensions["mock"] = mock
     return app
 
 
@@ -225,9 +226,16 @@ def _api_for_path(apis: Iterable[Api], path: str) -> Api | None:
 
 
 def _install_journal(app: Flask, journal: Journal) -> None:
+    clock = app.extensions["mock"].services.clock
+
     @app.before_request
     def start_clock() -> None:
         g.started = time.perf_counter()
+        clock.pin()
+
+    @app.teardown_request
+    def release_clock(_error: BaseException | None) -> None:
+        clock.unpin()
 
     @app.after_request
     def record(response: Response) -> Response:
@@ -235,7 +243,7 @@ def _install_journal(app: Flask, journal: Journal) -> None:
             return response
         operation: Operation | None = g.get("operation")
         journal.record(Entry(
-            time=isoformat(app.extensions["mock"].services.clock.now()),
+            time=isoformat(clock.now()),
             method=request.method, path=request.path,
             query=request.query_string.decode("latin-1"), status=response.status_code,
             api=operation.api if operation else None,

@@ -69,9 +69,9 @@ def bindir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-def start(durable: bool = False) -> Cluster:
-    """A running cluster. ``durable=False`` turns fsync off: tests kill mock replicas, never
-    the database server, and a commit then costs no disk flush."""
+def start() -> Cluster:
+    """A running cluster, with fsync off: the tests kill mock replicas, never the database
+    server, and the benchmarks measure the mock rather than this machine's disk."""
     binaries = bindir()
     if binaries is None or not (binaries / "pg_ctl").exists():
         raise Unavailable(f"no PostgreSQL server binaries (initdb, pg_ctl); install them "
@@ -80,9 +80,8 @@ def start(durable: bool = False) -> Cluster:
     run_as = _run_as(directory)
     port = _free_port()
     cluster = Cluster(directory, binaries, port, run_as)
-    settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={directory}"]
-    if not durable:
-        settings += ["-c", "fsync=off", "-c", "full_page_writes=off"]
+    settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={directory}",
+                "-c", "fsync=off", "-c", "full_page_writes=off"]
     steps = [
         [str(binaries / "initdb"), "-D", str(directory / "data"), "-U", USER,
          "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"],
