@@ -82,7 +82,8 @@ class PostgresStore:
             raise StoreSpecError(f"cannot use PostgreSQL state at {_safe(dsn)}: "
                                  f"{_one_line(error)}") from None
         self._pool = ConnectionPool(conninfo, min_size=1, max_size=_POOL_SIZE,
-                                    kwargs={"autocommit": True}, name="mockserver")
+                                    kwargs={"autocommit": True}, name="mockserver",
+                                    open=True)
         self._local = threading.local()
         self._sequences: set[str] = set()
 
