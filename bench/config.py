@@ -15,6 +15,8 @@ class Config:
     warmup: float = 2.0
     rounds: int = 5
     sqlite_workers: bool = True
+    #: the mock on PostgreSQL, one replica and two (a throwaway cluster, tests/pgcluster.py)
+    postgresql: bool = True
     #: in-process validation: requests timed per operation
     validation_requests: int = 400
     scale_sizes: tuple[int, ...] = (100, 10_000, 1_000_000)
@@ -26,5 +28,6 @@ class Config:
         if not quick:
             return cls(load_tool=load_tool, prism=prism)
         return cls(quick=True, load_tool=load_tool, prism=prism, seconds=2.0, warmup=0.5,
-                   rounds=1, sqlite_workers=False, validation_requests=60,
+                   rounds=1, sqlite_workers=False, postgresql=False,
+                   validation_requests=60,
                    scale_sizes=(100, 10_000), startup_repeats=1, conformance_examples=3)

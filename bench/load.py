@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,21 @@ def run_load(request: Request, seconds: float, tool: str,
     if tool == "wrk":
         return _run_wrk(request, seconds, connections)
     return _run_python(request, seconds, connections)
+
+
+def run_spread(requests: list[Request], seconds: float, tool: str,
+               connections: int = CONNECTIONS) -> LoadResult:
+    """One load generator per replica, all at once, the connections split evenly: what a
+    round-robin balancer sends, without the balancer's own cost in the figures."""
+    if len(requests) == 1:
+        return run_load(requests[0], seconds, tool, connections)
+    share = max(1, connections // len(requests))
+    with ThreadPoolExecutor(len(requests)) as pool:
+        results = list(pool.map(lambda request: run_load(request, seconds, tool, share),
+                                requests))
+    combined = merge(results)
+    combined.seconds = max(result.seconds for result in results)  # side by side, not in turn
+    return combined
 
 
 def _lua_string(text: str) -> str:

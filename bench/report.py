@@ -144,6 +144,23 @@ def throughput_table(result: dict[str, Any] | None) -> str:
                      (row(key, outcome) for key, outcome in result.get("operations", {}).items()))
 
 
+def replicas_table(result: dict[str, Any] | None) -> str:
+    """The mock on PostgreSQL, one replica and two sharing a database, beside the default."""
+    if not result:
+        return "(replicas not measured)"
+    def row(key: str, outcome: dict[str, Any]) -> tuple[object, ...]:
+        mock, one, two = (outcome.get(name, {}) for name in
+                          ("mock", "mock-postgresql", "mock-postgresql-2r"))
+        ratios = outcome.get("ratios", {})
+        return (outcome.get("label", key), _rps(mock), _rps(one), one.get("p99_ms", "-"),
+                _rps(two), two.get("p99_ms", "-"),
+                _ratio_text(ratios.get("mock_postgresql_2r_vs_1r")))
+
+    return _markdown(("operation", "mock (memory) req/s", "PostgreSQL 1 replica req/s",
+                      "p99 ms", "PostgreSQL 2 replicas req/s", "p99 ms", "2 / 1 replicas"),
+                     (row(key, outcome) for key, outcome in result.get("operations", {}).items()))
+
+
 def validation_table(result: dict[str, Any] | None) -> str:
     """Microseconds per request in process (median), and the validator's share of it."""
     if not result:

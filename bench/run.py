@@ -69,7 +69,9 @@ def _write_summary() -> dict[str, Any]:
     document = report.summary(results)
     common.write_result("summary", document)
     rows = report.all_rows(results)
-    details = (f"{report.throughput_table(report.section_result(results, 'throughput'))}\n\n"
+    throughput = report.section_result(results, "throughput")
+    details = (f"{report.throughput_table(throughput)}\n\n"
+               f"{report.replicas_table(throughput)}\n\n"
                f"{report.validation_table(report.section_result(results, 'validation'))}\n\n"
                f"{report.scale_table(report.section_result(results, 'scale'))}\n")
     markdown = (f"Measured with `{report.COMMAND}` ({_context(results)})\n\n"

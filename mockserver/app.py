@@ -68,6 +68,7 @@ class Mock:
     def reset(self) -> None:
         with self.services.store.transaction():
             self.services.store.clear()
+            self.services.clock.reread()
             seed(self.services, self.fixtures, self.vendors)
 
     def seed_if_empty(self) -> None:
@@ -106,13 +107,13 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     accepted_headers.update(_route_trailing_slashes(app, mock))
     accepted_headers.update(_route_object_store(app, mock.services.objects))
     app.register_blueprint(admin_blueprint(mock, settings.admin_token))
+    app.extensions["mock"] = mock
     _install_error_pages(app, mock)
     exposed = [name for api in mock.apis.values() for name in api.contract.response_headers]
     _install_cors(app, CorsPolicy.of(settings.cors_origins, exposed), accepted_headers)
     _install_journal(app, mock.journal)
     app.wsgi_app = as_seen_by_clients(  # type: ignore[method-assign,assignment]
         app.wsgi_app, settings.public_url)
-    app.extensions["mock"] = mock
     return app
 
 
@@ -290,9 +291,16 @@ def _api_for_path(apis: Iterable[Api], path: str) -> Api | None:
 
 
 def _install_journal(app: Flask, journal: Journal) -> None:
+    clock = app.extensions["mock"].services.clock
+
     @app.before_request
     def start_clock() -> None:
         g.started = time.perf_counter()
+        clock.pin()
+
+    @app.teardown_request
+    def release_clock(_error: BaseException | None) -> None:
+        clock.unpin()
 
     @app.after_request
     def record(response: Response) -> Response:
@@ -300,7 +308,7 @@ def _install_journal(app: Flask, journal: Journal) -> None:
             return response
         operation: Operation | None = g.get("operation")
         journal.record(Entry(
-            time=isoformat(app.extensions["mock"].services.clock.now()),
+            time=isoformat(clock.now()),
             method=request.method, path=request.path,
             query=request.query_string.decode("latin-1"), status=response.status_code,
             api=operation.api if operation else None,

@@ -52,9 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--api", action="append", choices=vendor_specs.API_NAMES,
                        help="serve only this API; repeatable (default: all four)")
     serve.add_argument("--fixtures", help="seed data (default: the bundled fixtures/default.yaml)")
-    serve.add_argument("--state", default="memory", help="memory (default) or sqlite:PATH")
+    serve.add_argument("--state", default="memory",
+                       help="memory (default), sqlite:PATH, or postgresql://USER@HOST/DB "
+                            "(state shared by replicas)")
     serve.add_argument("--workers", type=_positive, default=1,
-                       help="worker processes (more than 1 needs --state sqlite:PATH)")
+                       help="worker processes (more than 1 needs --state sqlite:PATH or "
+                            "postgresql://...)")
     serve.add_argument("--threads", type=_positive, default=8,
                        help="threads per worker while a request sleeps on a latency fault "
                             "(otherwise one: faster under the GIL)")
@@ -107,7 +110,8 @@ def _serve(arguments: argparse.Namespace) -> int:
               "reach it remotely", file=sys.stderr)
     mock = build_mock(settings)
     if arguments.workers > 1 and not mock.services.store.shareable:
-        raise StoreSpecError("--workers > 1 needs shared state: --state sqlite:PATH")
+        raise StoreSpecError("--workers > 1 needs shared state: --state sqlite:PATH or "
+                             "postgresql://...")
     mock.seed_if_empty()
     listener = _bind(arguments.host, arguments.port)
     print(f"mockserver: serving {', '.join(settings.apis)} on "

@@ -8,6 +8,7 @@ offset is stored, and it lives in the state store so that several worker process
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
@@ -55,10 +56,29 @@ def parse_datetime(text: str) -> datetime:
 class Clock:
     def __init__(self, store: StateStore) -> None:
         self._store = store
+        self._request = threading.local()
+
+    def pin(self) -> None:
+        """Until ``unpin``, this thread reads the stored offset once: a request asks for
+        "now" several times, and with shared state each read is a round trip. Time still
+        flows; a move made by another request shows from the next request on."""
+        self._request.pinned, self._request.offset = True, None
+
+    def unpin(self) -> None:
+        self._request.pinned, self._request.offset = False, None
+
+    def reread(self) -> None:
+        """The offset changed (a move, a reset): read it again."""
+        self._request.offset = None
 
     def _offset(self) -> timedelta:
-        record = self._store.get(_KIND, _KEY)
-        return timedelta(seconds=record["offset_seconds"]) if record else timedelta()
+        offset: timedelta | None = getattr(self._request, "offset", None)
+        if offset is None:
+            record = self._store.get(_KIND, _KEY)
+            offset = timedelta(seconds=record["offset_seconds"]) if record else timedelta()
+            if getattr(self._request, "pinned", False):
+                self._request.offset = offset
+        return offset
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc) + self._offset()
@@ -78,6 +98,7 @@ class Clock:
             raise ValueError(f"{isoformat(moment)} is outside the mock clock's range, {_RANGE}")
         offset = moment - datetime.now(timezone.utc)
         self._store.put(_KIND, _KEY, {"offset_seconds": offset.total_seconds()})
+        self.reread()
         return self.now()
 
 

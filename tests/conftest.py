@@ -178,3 +178,17 @@ def assert_conforms(run: ConformanceRun, operations: int) -> None:
     assert run.report["coverage"]["operations_exercised"] == operations
     assert re.fullmatch(r"\d+ passed, 0 failed, \d+ skipped",
                         run.output.strip().splitlines()[-1]), run.output[-500:]
+
+
+@pytest.fixture(scope="session")
+def postgresql() -> Iterator[Any]:
+    """One throwaway PostgreSQL server for the session (``tests/pgcluster.py``); the tests
+    that need it skip, naming the install command, where Debian's ``postgresql`` is missing."""
+    import pgcluster
+
+    try:
+        cluster = pgcluster.start()
+    except pgcluster.Unavailable as error:
+        pytest.skip(str(error))
+    yield cluster
+    cluster.stop()

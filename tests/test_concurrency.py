@@ -273,12 +273,15 @@ class Outcome:
                 self.failures.append(f"{label}: {status} {detail[:300]}")
 
 
-def run_clients(api: Api, server: Server, per_client: int, run: str,
+def run_clients(api: Api, server: Server | list[Server], per_client: int, run: str,
                 timeout: float = TIMEOUT) -> Outcome:
+    """Client ``n`` sends to ``server``, or to ``server[n % len(server)]`` given a list."""
     outcome = Outcome()
-    cookies = mycrt_cookies(server) if api.log_in else None
+    servers = server if isinstance(server, list) else [server]
+    cookies = mycrt_cookies(servers[0]) if api.log_in else None
 
     def client(number: int) -> None:
+        server = servers[number % len(servers)]
         with requests.Session() as session:
             session.headers.update(api.headers)
             if cookies is not None:

@@ -44,7 +44,10 @@ def uplift_list(server, key: str = UPLIFT_KEY, **headers: str) -> requests.Respo
 @pytest.mark.parametrize(("options", "message"), [
     (["--port", "99999"], "not a port number"),
     (["--api", "nosuchapi"], "invalid choice"),
-    (["--state", "redis://x"], "--state must be 'memory' or 'sqlite:PATH'"),
+    (["--state", "redis://x"], "--state must be 'memory', 'sqlite:PATH' or 'postgresql://...'"),
+    (["--state", "postgresql://mock@[::1/db"], "is not a PostgreSQL URL"),
+    (["--state", f"postgresql://mock@127.0.0.1:{free_port()}/db"],
+     "cannot use PostgreSQL state at mock@127.0.0.1:"),
     (["--workers", "2"], "--workers > 1 needs shared state"),
     (["--fixtures", "/nonexistent/fixtures.yaml"], "cannot read fixtures"),
     (["--cors-origin", "http://localhost:3000/app"], "is not an origin"),

@@ -2,8 +2,9 @@
 
 Targets: the mock as a user starts it (memory state, journal and full request validation
 on, one worker serving with one thread, as it does while no request sleeps), the mock on
-SQLite with two workers, a bare Flask endpoint under the same waitress settings (the
-stack's ceiling), and Prism on the same spec. Each
+SQLite with two workers, the mock on PostgreSQL as one replica and as two replicas sharing
+one database (the load split over both), a bare Flask endpoint under the same waitress
+settings (the stack's ceiling), and Prism on the same spec. Each
 operation's measured time is split into rounds and the targets take turns within a round,
 so a burst of load from a neighbour on this shared machine hits all of them alike.
 """
@@ -11,13 +12,16 @@ so a burst of load from a neighbour on this shared machine hits all of them alik
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
-from bench.common import PYTHON, WORK, Server, free_port, log, start_mock, start_server
+from bench.common import PYTHON, ROOT, WORK, Server, free_port, log, start_mock, start_server
 from bench.config import Config
-from bench.load import CONNECTIONS, LoadResult, load_tool, merge, run_load
+from bench.load import CONNECTIONS, LoadResult, load_tool, merge, run_spread
 from bench.operations import (
     OPERATIONS,
     Operation,
@@ -30,6 +34,7 @@ from bench.operations import (
 from bench.prism import start_prism
 
 MOCK, MOCK_SQLITE, BARE, PRISM = "mock", "mock-sqlite-2w", "bare-flask", "prism"
+MOCK_PG, MOCK_PG_2R = "mock-postgresql", "mock-postgresql-2r"
 THREADS = 1  # how many threads serve the mock while no request sleeps (mockserver/threads.py)
 
 
@@ -40,6 +45,9 @@ class Target:
     prefix: Callable[[str], str]
     cookie: str | None = None
     unavailable: dict[str, str] = field(default_factory=dict)  # API or "*" -> why
+    #: more servers sharing the first one's state; the load is split over all of them
+    replicas: list[Server] = field(default_factory=list)
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
 
     def server(self, api: str) -> Server | None:
         return self.servers.get(api) or self.servers.get("*")
@@ -54,9 +62,18 @@ class Target:
         cookie = self.cookie if operation.api == "mycrt" else None
         return request_for(operation, server.origin, self.prefix(operation.api), cookie)
 
+    def spread(self, request: Request) -> list[Request]:
+        """The request, and the same to every replica (a MyCRT session is shared too)."""
+        first = self.servers["*"].origin if self.replicas else ""
+        return [request, *(Request(request.url.replace(first, replica.origin, 1),
+                                   request.method, request.headers, request.body)
+                           for replica in self.replicas)]
+
     def stop(self) -> None:
-        for server in self.servers.values():
+        for server in [*self.servers.values(), *self.replicas]:
             server.stop()
+        for step in self.cleanup:
+            step()
 
 
 def _mock_target(name: str, *options: str) -> Target:
@@ -65,6 +82,37 @@ def _mock_target(name: str, *options: str) -> Target:
     except RuntimeError as error:
         return Target(name, {}, base_path, unavailable={"*": str(error)})
     return Target(name, {"*": server}, base_path, cookie=mycrt_session(server.origin))
+
+
+def _pgcluster() -> ModuleType:
+    """``tests/pgcluster.py``: the throwaway PostgreSQL server the replica tests start
+    (``tests/`` is no package, so it is loaded from its file)."""
+    spec = importlib.util.spec_from_file_location("pgcluster", ROOT / "tests" / "pgcluster.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("pgcluster", module)  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _postgresql_targets() -> list[Target]:
+    """One replica, and two on another database of the same throwaway server (fsync off:
+    the figures are the mock's and its round trips', not this machine's disk)."""
+    pgcluster = _pgcluster()
+    try:
+        cluster = pgcluster.start()
+    except pgcluster.Unavailable as error:
+        return [Target(name, {}, base_path, unavailable={"*": str(error)})
+                for name in (MOCK_PG, MOCK_PG_2R)]
+    one = _mock_target(MOCK_PG, "--state", cluster.create_database("bench_one"))
+    state = cluster.create_database("bench_two")
+    two = _mock_target(MOCK_PG_2R, "--state", state)
+    with contextlib.suppress(RuntimeError):  # a second replica that fails leaves one
+        two.replicas.append(start_mock(f"{MOCK_PG_2R}-b", "--state", state))
+    if not two.replicas:
+        two.unavailable["*"] = "the second replica did not start"
+    two.cleanup.append(cluster.stop)  # the last of the targets on this cluster
+    return [one, two]
 
 
 def _bare_target() -> Target:
@@ -95,6 +143,8 @@ def start_targets(config: Config) -> list[Target]:
             (WORK / f"throughput.db{suffix}").unlink(missing_ok=True)
         targets.append(_mock_target(MOCK_SQLITE, "--state", f"sqlite:{database}",
                                     "--workers", "2"))
+    if config.postgresql:
+        targets += _postgresql_targets()
     targets.append(_bare_target())
     if config.prism:
         targets.append(_prism_target(sorted({operation.api for operation in OPERATIONS})))
@@ -114,23 +164,24 @@ def _smoke(target: Target, operation: Operation, request: Request) -> str | None
 
 def _measure_operation(config: Config, tool: str, operation: Operation,
                        targets: list[Target]) -> dict[str, Any]:
-    requests: dict[str, Request] = {}
+    requests: dict[str, list[Request]] = {}
     outcome: dict[str, Any] = {}
     for target in targets:
         request = target.request(operation)
+        spread = target.spread(request) if request is not None else []
         problem = target.why_not(operation.api) if request is None else \
-            _smoke(target, operation, request)
+            next((found for each in spread if (found := _smoke(target, operation, each))), None)
         if request is None or problem:
             outcome[target.name] = {"unavailable": problem or "not served"}
             continue
-        requests[target.name] = request
-        run_load(request, config.warmup, tool)
+        requests[target.name] = spread
+        run_spread(spread, config.warmup, tool)
     runs: dict[str, list[LoadResult]] = {name: [] for name in requests}
     order = list(requests)
     for round_number in range(config.rounds):
         for name in order if round_number % 2 == 0 else reversed(order):
             log(f"  {operation.key:<30} {name:<15} round {round_number + 1}/{config.rounds}")
-            runs[name].append(run_load(requests[name], config.seconds / config.rounds, tool))
+            runs[name].append(run_spread(requests[name], config.seconds / config.rounds, tool))
     for name, results in runs.items():
         outcome[name] = merge(results).summary()
     return outcome
@@ -146,7 +197,9 @@ def _ratios(outcome: dict[str, Any]) -> dict[str, float | None]:
         return round(high / low, 3) if high and low else None
 
     return {"mock_vs_prism": ratio(MOCK, PRISM), "mock_vs_bare_flask": ratio(MOCK, BARE),
-            "mock_sqlite_2w_vs_bare_flask": ratio(MOCK_SQLITE, BARE)}
+            "mock_sqlite_2w_vs_bare_flask": ratio(MOCK_SQLITE, BARE),
+            "mock_postgresql_vs_mock": ratio(MOCK_PG, MOCK),
+            "mock_postgresql_2r_vs_1r": ratio(MOCK_PG_2R, MOCK_PG)}
 
 
 def run(config: Config) -> dict[str, Any]:

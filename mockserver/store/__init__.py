@@ -3,7 +3,8 @@
 Every API module, the clock, the object store, the journal and the fault rules read and
 write through :class:`StateStore`; the backends differ only in where documents live. The
 model is deliberately small (JSON documents by kind and key, in insertion order, plus
-counters and blobs) so that both backends are obviously equivalent.
+counters and blobs) so that the backends (memory, SQLite, PostgreSQL) are obviously
+equivalent.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ class StoreSpecError(ValueError):
 
 
 def open_store(spec: str) -> StateStore:
-    """``memory`` or ``sqlite:PATH``, as ``mockserver serve --state`` takes it."""
+    """``memory``, ``sqlite:PATH`` or ``postgresql://...``, as ``mockserver serve --state``
+    takes it. psycopg is imported only for the last: the default starts without it."""
     from mockserver.store.memory import MemoryStore
     from mockserver.store.sqlite import SqliteStore
 
@@ -79,4 +81,9 @@ def open_store(spec: str) -> StateStore:
         return MemoryStore()
     if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
         return SqliteStore(spec[len("sqlite:") :])
-    raise StoreSpecError(f"--state must be 'memory' or 'sqlite:PATH', not {spec!r}")
+    if spec.startswith(("postgresql://", "postgres://")):
+        from mockserver.store.postgres import PostgresStore
+
+        return PostgresStore(spec)
+    raise StoreSpecError(f"--state must be 'memory', 'sqlite:PATH' or 'postgresql://...', "
+                         f"not {spec!r}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.store import Document, StoreSpecError
-from mockserver.store.memory import matches
+from mockserver.store._sql import commit_or_roll_back, keyset_scan
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -76,12 +76,8 @@ class SqliteStore:
         connection.execute("BEGIN IMMEDIATE")
         self._local.depth = 1
         try:
-            yield
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        else:
-            connection.execute("COMMIT")
+            with commit_or_roll_back(connection.execute):
+                yield
         finally:
             self._local.depth = 0
 
@@ -123,22 +119,18 @@ class SqliteStore:
 
     def scan(self, kind: str, where: Mapping[str, Any] | None = None, *,
              descending: bool = False, after: str | None = None) -> Iterator[Document]:
-        """Batches along the ``UNIQUE (kind, key)`` index: a page costs its own size."""
+        """Along the ``UNIQUE (kind, key)`` index."""
         comparison, order = ("<", "DESC") if descending else (">", "ASC")
-        cursor, batch = after, 64
-        while True:
+
+        def fetch(cursor: str | None, batch: int) -> list[tuple[str, Document]]:
             bound = f"AND key {comparison} ?" if cursor is not None else ""
             rows = self._execute(
                 f"SELECT key, data FROM documents WHERE kind = ? {bound} "
                 f"ORDER BY key {order} LIMIT ?",
-                (kind, cursor, batch) if cursor is not None else (kind, batch)).fetchall()
-            for _key, data in rows:
-                document = json.loads(data)
-                if matches(document, where):
-                    yield document
-            if len(rows) < batch:
-                return
-            cursor, batch = rows[-1][0], min(batch * 4, 4096)
+                (kind, cursor, batch) if cursor is not None else (kind, batch))
+            return [(key, json.loads(data)) for key, data in rows]
+
+        return keyset_scan(fetch, where, after)
 
     def iter_keys(self, kind: str) -> Iterator[str]:
         rows = self._execute("SELECT key FROM documents WHERE kind = ? ORDER BY seq", (kind,))
