@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, request
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed
 from werkzeug.routing import PathConverter
 
@@ -23,7 +23,8 @@ from mockserver.cors import CorsPolicy, options_response
 from mockserver.engine import Api, Engine
 from mockserver.faults import Faults
 from mockserver.fixtures import load_fixtures, object_store_for, seed
-from mockserver.journal import Entry, Journal
+from mockserver.flaskapp import MockFlask
+from mockserver.journal import OPERATION, RESPONSE_ERRORS, STARTED, VALIDATION_ERRORS, Journal
 from mockserver.publicurl import as_seen_by_clients
 from mockserver.store import StateStore, open_store
 from mockserver.threads import ThreadBudget
@@ -96,7 +97,7 @@ def build_mock(settings: Settings, store: StateStore | None = None) -> Mock:
 def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     mock = mock or build_mock(settings)
     mock.seed_if_empty()
-    app = Flask(__name__)
+    app = MockFlask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.merge_slashes = False  # "//" is an unknown path, not a redirect to HTML
     engine = Engine(mock.apis, mock.services, mock.faults, mock.threads)
@@ -110,8 +111,8 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     app.extensions["mock"] = mock
     _install_error_pages(app, mock)
     exposed = [name for api in mock.apis.values() for name in api.contract.response_headers]
-    _install_cors(app, CorsPolicy.of(settings.cors_origins, exposed), accepted_headers)
-    _install_journal(app, mock.journal)
+    _install_hooks(app, CorsPolicy.of(settings.cors_origins, exposed), accepted_headers,
+                   mock.journal, mock.services.clock)
     app.wsgi_app = as_seen_by_clients(  # type: ignore[method-assign,assignment]
         app.wsgi_app, settings.public_url)
     return app
@@ -219,33 +220,51 @@ def _install_error_pages(app: Flask, mock: Mock) -> None:
         return Response(json.dumps(body), status=500, content_type="application/json")
 
 
-def _install_cors(app: Flask, policy: CorsPolicy, accepted: Mapping[str, tuple[str, ...]]) -> None:
-    """Preflights and CORS headers on every answer but the admin API's (which serves its
-    own dashboard and must not be driven by pages of other origins)."""
+def _install_hooks(app: Flask, policy: CorsPolicy, accepted: Mapping[str, tuple[str, ...]],
+                   journal: Journal, clock: Clock) -> None:
+    """What every request goes through besides its view: the clock pinned, a preflight
+    answered, CORS headers on every answer but the admin API's (which serves its own
+    dashboard and must not be driven by pages of other origins), a journal entry. One hook
+    of each kind, not one per concern: each hook costs a call through Flask."""
 
     @app.before_request
-    def answer_options() -> Response | None:
-        error = request.routing_exception
-        if (request.method != "OPTIONS" or not isinstance(error, MethodNotAllowed)
-                or request.path.startswith(ADMIN_PREFIX)):
-            return None  # routing answers: the view, a 404, or the admin's own OPTIONS
-        methods = sorted(error.valid_methods or ())
-        wanted, origin = request.headers.get("Access-Control-Request-Method"), request.origin
-        if wanted is None or origin is None:  # a plain OPTIONS: what the path accepts
-            return options_response(methods)
-        if not policy.allows(origin):
-            raise Forbidden(f"CORS: pages from {origin} may not call this mock "
-                            f"(it was started with --cors-origin)")
-        return policy.preflight(
-            methods, accepted.get(_endpoint(app, wanted) or "", ()),
-            request.headers.get("Access-Control-Request-Headers", ""),
-            request.headers.get("Access-Control-Request-Private-Network") == "true")
+    def before() -> Response | None:
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        current.environ[STARTED] = time.perf_counter()
+        clock.pin()
+        if current.method == "OPTIONS":
+            return _preflight(app, policy, accepted, current)
+        return None
+
+    @app.teardown_request
+    def release_clock(_error: BaseException | None) -> None:
+        clock.unpin()
 
     @app.after_request
-    def add_cors_headers(response: Response) -> Response:
-        if not request.path.startswith(ADMIN_PREFIX):
-            policy.decorate(response, request.origin)
+    def after(response: Response) -> Response:
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        if not current.path.startswith(ADMIN_PREFIX):
+            policy.decorate(response, current.environ.get("HTTP_ORIGIN"))
+            _record(journal, clock, current, response)
         return response
+
+
+def _preflight(app: Flask, policy: CorsPolicy, accepted: Mapping[str, tuple[str, ...]],
+               current: Request) -> Response | None:
+    error = current.routing_exception
+    if not isinstance(error, MethodNotAllowed) or current.path.startswith(ADMIN_PREFIX):
+        return None  # routing answers: the view, a 404, or the admin's own OPTIONS
+    methods = sorted(error.valid_methods or ())
+    wanted, origin = current.headers.get("Access-Control-Request-Method"), current.origin
+    if wanted is None or origin is None:  # a plain OPTIONS: what the path accepts
+        return options_response(methods)
+    if not policy.allows(origin):
+        raise Forbidden(f"CORS: pages from {origin} may not call this mock "
+                        f"(it was started with --cors-origin)")
+    return policy.preflight(
+        methods, accepted.get(_endpoint(app, wanted) or "", ()),
+        current.headers.get("Access-Control-Request-Headers", ""),
+        current.headers.get("Access-Control-Request-Private-Network") == "true")
 
 
 def _endpoint(app: Flask, method: str) -> str | None:
@@ -290,31 +309,16 @@ def _api_for_path(apis: Iterable[Api], path: str) -> Api | None:
     return best
 
 
-def _install_journal(app: Flask, journal: Journal) -> None:
-    clock = app.extensions["mock"].services.clock
-
-    @app.before_request
-    def start_clock() -> None:
-        g.started = time.perf_counter()
-        clock.pin()
-
-    @app.teardown_request
-    def release_clock(_error: BaseException | None) -> None:
-        clock.unpin()
-
-    @app.after_request
-    def record(response: Response) -> Response:
-        if request.path.startswith(ADMIN_PREFIX):
-            return response
-        operation: Operation | None = g.get("operation")
-        journal.record(Entry(
-            time=isoformat(clock.now()),
-            method=request.method, path=request.path,
-            query=request.query_string.decode("latin-1"), status=response.status_code,
-            api=operation.api if operation else None,
-            operation=operation.operation_id if operation else None,
-            validation_errors=g.get("validation_errors", []),
-            response_errors=g.get("response_errors", []),
-            duration_ms=round((time.perf_counter() - g.get("started", 0.0)) * 1000, 3),
-        ))
-        return response
+def _record(journal: Journal, clock: Clock, current: Request, response: Response) -> None:
+    environ = current.environ
+    operation: Operation | None = environ.get(OPERATION)
+    journal.record({
+        "time": isoformat(clock.now()),
+        "method": current.method, "path": current.path,
+        "query": current.query_string.decode("latin-1"), "status": response.status_code,
+        "api": operation.api if operation else None,
+        "operation": operation.operation_id if operation else None,
+        "validation_errors": environ.get(VALIDATION_ERRORS, []),
+        "response_errors": environ.get(RESPONSE_ERRORS, []),
+        "duration_ms": round((time.perf_counter() - environ.get(STARTED, 0.0)) * 1000, 3),
+    })

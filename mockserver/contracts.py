@@ -27,18 +27,21 @@ class Operation:
     full_path: str  # base path + path, as the mock serves it
     spec: dict[str, Any] = field(repr=False, compare=False)
 
-    @property
-    def security(self) -> list[dict[str, list[str]]]:
-        return list(self.spec.get("security", []))
+    # Read on every request: worked out once (an Operation and its spec never change).
 
-    @property
+    @cached_property
+    def security(self) -> tuple[dict[str, list[str]], ...]:
+        return tuple(self.spec.get("security", []))
+
+    @cached_property
     def requires_auth(self) -> bool:
         """Secured and without the empty alternative ``{}`` that makes auth optional."""
         return bool(self.security) and all(self.security)
 
-    @property
-    def documented_statuses(self) -> list[int]:
-        return sorted(int(code) for code in self.spec.get("responses", {}) if code.isdigit())
+    @cached_property
+    def documented_statuses(self) -> tuple[int, ...]:
+        return tuple(sorted(int(code) for code in self.spec.get("responses", {})
+                            if code.isdigit()))
 
 
 @dataclass

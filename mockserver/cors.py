@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from flask import Response
@@ -83,12 +84,23 @@ class CorsPolicy:
     def decorate(self, response: Response, origin: str | None) -> None:
         """The headers of every answer; an origin not allowed gets none, so its page cannot
         read the answer (the browser's refusal is the point of ``--cors-origin``)."""
-        response.vary.add("Origin")
+        headers = response.headers
+        # what ``response.vary.add`` does, without parsing and re-quoting the header (and
+        # without the exception werkzeug raises inside for a header that is absent)
+        vary = next((value for name, value in headers.items() if name.lower() == "vary"), None)
+        if vary is None:
+            headers.add("Vary", "Origin")
+        elif "origin" not in {name.strip().lower() for name in vary.split(",")}:
+            headers["Vary"] = f"{vary}, Origin"
         if origin is None or not self.allows(origin):
             return
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Credentials"] = "true"
-        response.headers["Access-Control-Expose-Headers"] = ", ".join(self.exposed)
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Allow-Credentials"] = "true"
+        headers["Access-Control-Expose-Headers"] = self.exposed_header
+
+    @cached_property
+    def exposed_header(self) -> str:
+        return ", ".join(self.exposed)
 
     @staticmethod
     def preflight(methods: Sequence[str], accepted: Iterable[str], requested: str,

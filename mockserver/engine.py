@@ -15,12 +15,14 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from flask import Response, g, request
+from flask import Request, Response, request
 from werkzeug.exceptions import HTTPException
 
 from mockserver.contracts import Contract, Operation
 from mockserver.faults import Faults
+from mockserver.journal import OPERATION, RESPONSE_ERRORS, VALIDATION_ERRORS
 from mockserver.threads import ThreadBudget
 from mockserver.validation import Problem, RequestValidator, ResponseValidator
 from mockserver.vendor import ApiError, Call, Reply, Services, VendorApi
@@ -47,32 +49,35 @@ class Engine:
 
     def dispatch(self, operation: Operation) -> Response:
         api = self.apis[operation.api]
-        g.operation = operation
+        # the request itself, not Flask's proxy: handlers read it dozens of times
+        current: Request = request._get_current_object()  # type: ignore[attr-defined]
+        current.environ[OPERATION] = operation
         try:
-            reply = self._reply(api, operation)
+            reply = self._reply(api, operation, current)
         except ApiError as error:
             body = api.vendor.error_body(error.status, error.message, error.problems)
             reply = Reply(error.status, body)
         response = _to_response(reply)
         if api.responses is not None:
-            self._enforce_contract(api.responses, operation, response)
+            self._enforce_contract(api.responses, operation, response, current.environ)
         return response
 
-    def _reply(self, api: Api, operation: Operation) -> Reply:
+    def _reply(self, api: Api, operation: Operation, request: Request) -> Reply:
         verdict = self.faults.judge(operation, lambda: api.vendor.credential(request))
         if verdict.latency_ms:
             with self.threads.sleeping():
                 time.sleep(verdict.latency_ms / 1000)
         if verdict.status is not None:
             return documented_reply(api.contract, operation, verdict.status, verdict.retry_after)
-        oversized = self._oversized(api, operation)
+        oversized = self._oversized(api, operation, request)
         if oversized is not None:
             return oversized
         call = Call(operation, {}, {}, None, request, self.services)
         if operation.security:
             call.principal = api.vendor.authenticate(call, operation.requires_auth)
         self._validate(api, call)
-        preferred = _preferred_status(request.headers.get("Prefer", ""))
+        prefer = request.environ.get("HTTP_PREFER")
+        preferred = _preferred_status(prefer) if prefer else None
         if preferred is not None:
             return self._preferred_reply(api, operation, preferred)
         handler = api.vendor.handlers[operation.operation_id]
@@ -80,7 +85,7 @@ class Engine:
             return handler(call)
 
     @staticmethod
-    def _oversized(api: Api, operation: Operation) -> Reply | None:
+    def _oversized(api: Api, operation: Operation, request: Request) -> Reply | None:
         if (request.content_length or 0) <= MAX_BODY_BYTES:
             request.max_content_length = MAX_BODY_BYTES
             return None
@@ -91,11 +96,11 @@ class Engine:
     @staticmethod
     def _validate(api: Api, call: Call) -> None:
         try:
-            result = api.requests.validate(call.operation, request)
+            result = api.requests.validate(call.operation, call.request)
         except HTTPException as error:  # a streamed body over max_content_length
             raise ApiError(error.code or 400, error.description or "bad request") from None
         if isinstance(result, list):
-            g.validation_errors = [str(problem) for problem in result]
+            call.request.environ[VALIDATION_ERRORS] = [str(problem) for problem in result]
             raise ApiError(400, _validation_message(result), result)
         call.path, call.query, call.body = result.path, result.query, result.body
 
@@ -109,15 +114,15 @@ class Engine:
 
     @staticmethod
     def _enforce_contract(validator: ResponseValidator, operation: Operation,
-                          response: Response) -> None:
+                          response: Response, environ: dict[str, Any]) -> None:
         """Strict mode: a response that breaks the spec becomes a loud 500."""
         problems = validator.problems(operation, response)
         if not problems:
             return
-        g.response_errors = [str(problem) for problem in problems]
-        log.error("response breaks the contract: %s", g.response_errors)
+        errors = environ[RESPONSE_ERRORS] = [str(problem) for problem in problems]
+        log.error("response breaks the contract: %s", errors)
         body = {"mock_error": "the mock's response breaks its own contract",
-                "status": response.status_code, "problems": g.response_errors}
+                "status": response.status_code, "problems": errors}
         response.set_data(json.dumps(body))
         response.status_code = 500
         response.content_type = "application/json"

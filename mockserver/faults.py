@@ -99,7 +99,7 @@ class Faults:
             window = self._store.get(_WINDOWS, key)
             if window is None or now >= window["start"] + rule.window_seconds:
                 window = {"start": now, "count": 0}
-            window["count"] += 1
+            window = {**window, "count": window["count"] + 1}
             self._store.put(_WINDOWS, key, window)
         if window["count"] <= (rule.rate_limit or 0):
             return None

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from mockserver.store import StateStore
 
@@ -11,19 +10,25 @@ _KIND = "journal"
 #: the journal is a debugging aid, not an archive; keep memory bounded under load
 CAPACITY = 1000
 
+#: WSGI environ keys where a request's entry is gathered while it is served (a plain dict
+#: the request already carries: cheaper than Flask's ``g`` on every request)
+STARTED = "mockserver.started"
+OPERATION = "mockserver.operation"
+VALIDATION_ERRORS = "mockserver.validation_errors"
+RESPONSE_ERRORS = "mockserver.response_errors"
 
-@dataclass
-class Entry:
+
+class Entry(TypedDict):
     time: str
     method: str
     path: str
     query: str
     status: int
-    api: str | None = None
-    operation: str | None = None
-    validation_errors: list[str] = field(default_factory=list)
-    response_errors: list[str] = field(default_factory=list)
-    duration_ms: float = 0.0
+    api: str | None
+    operation: str | None
+    validation_errors: list[str]
+    response_errors: list[str]
+    duration_ms: float
 
 
 class Journal:
@@ -31,7 +36,7 @@ class Journal:
         self._store = store
 
     def record(self, entry: Entry) -> None:
-        self._store.append(_KIND, vars(entry).copy(), CAPACITY)
+        self._store.append(_KIND, dict(entry), CAPACITY)
 
     def newest_first(self, limit: int = CAPACITY) -> list[dict[str, Any]]:
         return self._store.recent(_KIND, min(limit, CAPACITY))

@@ -51,8 +51,22 @@ def check_public_url(url: str) -> str:
 
 def as_seen_by_clients(app: WSGIApplication, public_url: str | None) -> WSGIApplication:
     if public_url is None:
-        return ProxyFix(app, x_for=0, x_proto=1, x_host=1)
+        return _Forwarded(app)
     return _PublicUrl(app, check_public_url(public_url))
+
+
+class _Forwarded:
+    """ProxyFix for the requests that came through a proxy; the others (nearly all) skip
+    its environ copying."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app, self.fixed = app, ProxyFix(app, x_for=0, x_proto=1, x_host=1)
+
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
+        if "HTTP_X_FORWARDED_HOST" in environ or "HTTP_X_FORWARDED_PROTO" in environ:
+            return self.fixed(environ, start_response)
+        return self.app(environ, start_response)
 
 
 class _PublicUrl:

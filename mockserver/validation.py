@@ -126,11 +126,7 @@ class _Parameter:
                    bool(spec.get("allowEmptyValue")), type_name, CompiledSchema(schema))
 
     def check(self, request: Request) -> tuple[Any, list[Problem]]:
-        sources: dict[str, Mapping[str, str]] = {
-            "path": request.view_args or {}, "query": request.args,
-            "header": request.headers, "cookie": request.cookies,
-        }
-        text = sources[self.location].get(self.name)
+        text = _SOURCES[self.location](request).get(self.name)
         field = f"{self.location}.{self.name}"
         if text is None:
             return None, [Problem(field, "is required")] if self.required else []
@@ -143,6 +139,16 @@ class _Parameter:
             return None, [Problem(field, f"Failed to cast value to {self.type_name} type: {text}")]
         return value, [Problem(_field_path(field, error), _schema_message(error))
                        for error in self.validator.errors(value)]
+
+
+#: where each parameter location lives; only the one asked for is parsed (cookies and the
+#: query string are parsed on first use)
+_SOURCES: dict[str, Callable[[Request], Mapping[str, str]]] = {
+    "path": lambda request: request.view_args or {},
+    "query": lambda request: request.args,
+    "header": lambda request: request.headers,
+    "cookie": lambda request: request.cookies,
+}
 
 
 def _urlencoded(raw: bytes, **_: str) -> dict[str, str]:
@@ -299,13 +305,17 @@ def _untextual(validated: ValidatedRequest) -> Iterable[Problem]:
     numbers), and nesting deep enough to exhaust the stack of a copy or a dump."""
     for location, value in (("path", validated.path), ("query", validated.query),
                             ("body", validated.body)):
-        yield from _untextual_values(location, value)
+        if value:
+            yield from _untextual_values(location, value)
 
 
 def _untextual_values(where: str, value: Any, depth: int = 0) -> Iterable[Problem]:
+    kind = type(value)
+    if kind is int or kind is bool or value is None:  # the common leaves, no checks needed
+        return
     if depth > MAX_NESTING:
         yield _TOO_DEEP
-    elif isinstance(value, str):
+    elif kind is str or isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:

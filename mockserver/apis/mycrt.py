@@ -256,8 +256,7 @@ def edit_capture(call: Call) -> Reply:
     name = call.body["name"]
     if name != capture["name"]:
         _require_unique_name(call, capture["envId"], name)
-    capture["name"] = name
-    call.services.store.put(CAPTURES, str(capture["id"]), capture)
+    call.services.store.put(CAPTURES, str(capture["id"]), {**capture, "name": name})
     return Reply(200, has_body=False)
 
 
@@ -274,8 +273,7 @@ def stop_capture(call: Call) -> Reply:
     status = _status(capture, now)
     if status != RUNNING:
         raise ApiError(409, STOP_REFUSALS[status])
-    _stop(capture, now)
-    call.services.store.put(CAPTURES, str(capture["id"]), capture)
+    call.services.store.put(CAPTURES, str(capture["id"]), _stopped(capture, now))
     return Reply(200, has_body=False)
 
 
@@ -451,12 +449,12 @@ def _ended_at(capture: Mapping[str, Any]) -> datetime | None:
     return failed[0] if failed else None
 
 
-def _stop(capture: dict[str, Any], now: datetime) -> None:
+def _stopped(capture: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """Phases still ahead (a scheduled end) give way to the stop that happens now."""
     past = [(status, at) for status, at in _phases(capture) if at <= now]
     phases = past + _stop_sequence(now, now + STOPPING_FOR)
-    capture["timeline"] = [{"status": status, "at": isoformat(at)} for status, at in phases]
-    capture["stoppedAt"] = isoformat(now)
+    return {**capture, "stoppedAt": isoformat(now),
+            "timeline": [{"status": status, "at": isoformat(at)} for status, at in phases]}
 
 
 def _public_capture(capture: Mapping[str, Any], now: datetime) -> dict[str, Any]:

@@ -13,14 +13,35 @@ from typing import Any
 from mockserver.store import Document
 
 
-def _copy(value: Any) -> Any:
-    """A copy of a JSON document: handlers never share the store's objects. A quarter of
-    ``copy.deepcopy``'s cost, which checks for cycles and types JSON cannot hold."""
+class FrozenDocument(dict[str, Any]):
+    """A stored document: a dict that refuses every change. Reads hand out the stored
+    object itself, with no copy (a copy cost more than the rest of a list request); a
+    handler that wants to change a document builds a new one (``{**document, ...}``)
+    and puts it."""
+
+    def _refuse(self, *_: Any, **__: Any) -> None:
+        raise TypeError("stored documents are read-only: build a changed copy and put it")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+
+
+class FrozenList(list[Any]):
+    """A list inside a stored document, read-only like it."""
+
+    def _refuse(self, *_: Any, **__: Any) -> None:
+        raise TypeError("stored documents are read-only: build a changed copy and put it")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = append = extend = insert = pop = _refuse  # type: ignore[assignment]
+    remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
+
+
+def _freeze(value: Any) -> Any:
+    """A read-only deep copy of a JSON document (what ``put`` keeps)."""
     kind = type(value)
-    if kind is dict:
-        return {key: _copy(item) for key, item in value.items()}
-    if kind is list:
-        return [_copy(item) for item in value]
+    if kind is dict or kind is FrozenDocument:
+        return FrozenDocument({key: _freeze(item) for key, item in value.items()})
+    if kind is list or kind is FrozenList or kind is tuple:
+        return FrozenList([_freeze(item) for item in value])
     return value
 
 
@@ -73,13 +94,13 @@ class MemoryStore:
 
     def get(self, kind: str, key: str) -> Document | None:
         with self._lock:
-            document = self._documents.get(kind, {}).get(key)
-            return _copy(document) if document is not None else None
+            return self._documents.get(kind, {}).get(key)
 
     def put(self, kind: str, key: str, document: Document) -> None:
+        frozen = _freeze(document)
         with self._lock:
             self._remember(kind, key)
-            self._keep(kind, key, _copy(document))
+            self._keep(kind, key, frozen)
 
     def delete(self, kind: str, key: str) -> bool:
         with self._lock:
@@ -119,17 +140,14 @@ class MemoryStore:
                 if position >= len(keys):
                     return
                 document = documents.get(keys[position])
-                found = _copy(document) if document and matches(document, where) else None
+                found = document if document and matches(document, where) else None
             if found is not None:
                 yield found
 
     def find(self, kind: str, where: Mapping[str, Any] | None = None) -> list[Document]:
         with self._lock:
-            return [
-                _copy(document)
-                for document in self._documents.get(kind, {}).values()
-                if matches(document, where)
-            ]
+            return [document for document in self._documents.get(kind, {}).values()
+                    if matches(document, where)]
 
     def iter_keys(self, kind: str) -> Iterator[str]:
         with self._lock:
@@ -142,13 +160,13 @@ class MemoryStore:
                 self._forget(kind, key)
 
     def append(self, log: str, entry: Document, keep: int) -> None:
+        frozen = _freeze(entry)
         with self._lock:
-            self._logs.setdefault(log, deque(maxlen=keep)).append(entry)
+            self._logs.setdefault(log, deque(maxlen=keep)).append(frozen)
 
     def recent(self, log: str, limit: int) -> list[Document]:
         with self._lock:
-            return [_copy(entry) for entry in itertools.islice(
-                reversed(self._logs.get(log, ())), limit)]
+            return list(itertools.islice(reversed(self._logs.get(log, ())), limit))
 
     def next_id(self, counter: str) -> int:
         with self._lock:
