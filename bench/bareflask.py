@@ -1,7 +1,7 @@
-"""The ceiling for this stack: a bare Flask endpoint under waitress, served like the mock.
+"""The ceiling for this stack: a bare Flask endpoint, served as the mock is served.
 
-Same WSGI server, same thread count, same connection limit and channel timeout as
-``mockserver serve`` (mockserver/cli.py), and it answers every path and method with a small
+Same server and process model as ``mockserver serve`` (mockserver/serving.py: Granian, the
+same workers, threads and backpressure), and it answers every path and method with a small
 JSON body after reading the request body, so the load generator can replay the very same
 requests it sends to the mock. Whatever the mock costs above this is the mock's own.
 """
@@ -28,14 +28,15 @@ def create_app() -> Flask:
 
 
 def main() -> None:
-    from waitress import serve
+    from mockserver import serving
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=8)
     arguments = parser.parse_args()
-    serve(create_app(), host="127.0.0.1", port=arguments.port, threads=arguments.threads,
-          ident="bare-flask", connection_limit=1000, channel_timeout=30, _quiet=True)
+    serving.serve(create_app(), "127.0.0.1", arguments.port, arguments.workers,
+                  arguments.threads)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ from mockserver.flaskapp import MockFlask
 from mockserver.journal import OPERATION, RESPONSE_ERRORS, STARTED, VALIDATION_ERRORS, Journal
 from mockserver.publicurl import as_seen_by_clients
 from mockserver.store import StateStore, open_store
-from mockserver.threads import ThreadBudget
 from mockserver.validation import RequestValidator, ResponseValidator
 from mockserver.vendor import Services, VendorApi
 
@@ -37,6 +36,8 @@ class Settings:
     apis: tuple[str, ...] = vendor_specs.API_NAMES
     fixtures: str | None = None  # None: the bundled fixtures/default.yaml
     state: str = "memory"
+    #: whether SQLite state is synced to disk at each commit (not for a private scratch file)
+    durable_state: bool = True
     validate_responses: bool = False
     admin_token: str | None = None
     #: the origins whose pages may call the mock (``--cors-origin``); empty: any origin
@@ -54,7 +55,6 @@ class Mock:
     journal: Journal
     faults: Faults
     fixtures: dict[str, Any] = field(repr=False)
-    threads: ThreadBudget = field(default_factory=ThreadBudget, repr=False)
 
     @property
     def vendors(self) -> dict[str, VendorApi]:
@@ -86,7 +86,7 @@ def build_mock(settings: Settings, store: StateStore | None = None) -> Mock:
                             f"{', '.join(vendor_specs.API_NAMES)}")
     vendors = {name: load_vendor(name) for name in settings.apis}
     fixtures = load_fixtures(settings.fixtures, vendors)
-    store = store or open_store(settings.state)
+    store = store or open_store(settings.state, settings.durable_state)
     clock = Clock(store)
     services = Services(store, clock, object_store_for(store, clock, fixtures))
     apis = {name: _api(load_contract(name), vendor, settings.validate_responses)
@@ -100,7 +100,7 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     app = MockFlask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.merge_slashes = False  # "//" is an unknown path, not a redirect to HTML
-    engine = Engine(mock.apis, mock.services, mock.faults, mock.threads)
+    engine = Engine(mock.apis, mock.services, mock.faults)
     accepted_headers: dict[str, tuple[str, ...]] = {}
     for operation in mock.operations():
         endpoint = _route(app, engine, operation)

@@ -9,16 +9,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import logging
-import os
-import signal
-import socket
 import sys
-from collections.abc import Callable, Sequence
-
-from flask import Flask
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 
 import vendor_specs
+from mockserver import serving
 from mockserver.app import Settings, build_mock, create_app
 from mockserver.contracts import ContractError
 from mockserver.cors import OriginError, normalize_origin
@@ -39,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ContractError, FixturesError, StoreSpecError, OSError) as error:
         print(f"mockserver: {error}", file=sys.stderr)
         return USAGE_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the server took over SIGINT
         return 0
 
 
@@ -52,15 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--api", action="append", choices=vendor_specs.API_NAMES,
                        help="serve only this API; repeatable (default: all four)")
     serve.add_argument("--fixtures", help="seed data (default: the bundled fixtures/default.yaml)")
-    serve.add_argument("--state", default="memory",
-                       help="memory (default), sqlite:PATH, or postgresql://USER@HOST/DB "
-                            "(state shared by replicas)")
+    serve.add_argument("--state",
+                       help="memory, sqlite:PATH, or postgresql://USER@HOST/DB (state shared "
+                            "by replicas); default: memory, or with --workers > 1 a private "
+                            "SQLite file removed at exit")
     serve.add_argument("--workers", type=_positive, default=1,
-                       help="worker processes (more than 1 needs --state sqlite:PATH or "
-                            "postgresql://...)")
+                       help="worker processes (default 1); several share the state, so "
+                            "--state memory allows only one")
     serve.add_argument("--threads", type=_positive, default=8,
-                       help="threads per worker while a request sleeps on a latency fault "
-                            "(otherwise one: faster under the GIL)")
+                       help="Python threads per worker (default 8): requests a worker runs "
+                            "at once, those asleep on a latency fault included")
     serve.add_argument("--validate-responses", action="store_true",
                        help="check every response against the spec; a violation becomes a 500")
     serve.add_argument("--admin-token",
@@ -99,88 +96,56 @@ def _positive(text: str) -> int:
 
 
 def _serve(arguments: argparse.Namespace) -> int:
-    settings = Settings(
-        apis=tuple(dict.fromkeys(arguments.api or vendor_specs.API_NAMES)),
-        fixtures=arguments.fixtures, state=arguments.state,
-        validate_responses=arguments.validate_responses, admin_token=arguments.admin_token,
-        cors_origins=tuple(arguments.cors_origin or ()), public_url=arguments.public_url,
-    )
-    if not _is_loopback(arguments.host) and not arguments.admin_token:
-        print("mockserver: note: the admin API stays loopback-only; pass --admin-token to "
-              "reach it remotely", file=sys.stderr)
-    mock = build_mock(settings)
-    if arguments.workers > 1 and not mock.services.store.shareable:
-        raise StoreSpecError("--workers > 1 needs shared state: --state sqlite:PATH or "
-                             "postgresql://...")
-    mock.seed_if_empty()
-    listener = _bind(arguments.host, arguments.port)
-    print(f"mockserver: serving {', '.join(settings.apis)} on "
-          f"http://{arguments.host}:{listener.getsockname()[1]}", file=sys.stderr, flush=True)
-    if arguments.workers == 1:
-        _run_waitress(create_app(settings, mock), listener, arguments.threads)
-        return 0
-    mock.services.store.close()
-    return _prefork(settings, listener, arguments.workers, arguments.threads)
+    with _state(arguments.state, arguments.workers) as (state, durable):
+        settings = Settings(
+            apis=tuple(dict.fromkeys(arguments.api or vendor_specs.API_NAMES)),
+            fixtures=arguments.fixtures, state=state, durable_state=durable,
+            validate_responses=arguments.validate_responses, admin_token=arguments.admin_token,
+            cors_origins=tuple(arguments.cors_origin or ()), public_url=arguments.public_url,
+        )
+        if not _is_loopback(arguments.host) and not arguments.admin_token:
+            print("mockserver: note: the admin API stays loopback-only; pass --admin-token "
+                  "to reach it remotely", file=sys.stderr)
+        mock = build_mock(settings)
+        if arguments.workers > 1 and not mock.services.store.shareable:
+            raise StoreSpecError("--workers > 1 needs state the workers share: leave --state "
+                                 "out, or give sqlite:PATH or postgresql://...")
+        port = serving.check_port(arguments.host, arguments.port)
+        app = create_app(settings, mock)
+        mock.services.store.close()  # each worker opens its own connections
+        _freeze_startup_objects()
+        listening = (f"mockserver: serving {', '.join(settings.apis)} on "
+                     f"http://{_url_host(arguments.host)}:{port}")
+        serving.serve(app, arguments.host, port, arguments.workers, arguments.threads,
+                      on_listening=lambda: print(listening, file=sys.stderr, flush=True))
+    return 0
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-    except OSError as error:
-        listener.close()
-        raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-    listener.listen(1024)
-    return listener
+@contextlib.contextmanager
+def _state(option: str | None, workers: int) -> Iterator[tuple[str, bool]]:
+    """(``--state``, whether it must survive a crash). Without the option: memory for one
+    worker, and for several a SQLite file in a private temporary directory, not synced to
+    disk since it is removed when the mock stops."""
+    if option is not None:
+        yield option, True
+    elif workers == 1:
+        yield "memory", True
+    else:
+        with tempfile.TemporaryDirectory(prefix="mockserver-state-") as directory:
+            yield f"sqlite:{directory}/state.db", False
 
 
-def _run_waitress(app: Flask, listener: socket.socket, threads: int) -> None:
-    from waitress import create_server
-
-    # waitress warns "Task queue depth is N" for every request queued in a burst: a
-    # supervisor that pipes stderr and never reads it would fill the pipe and stall us
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    # X-Forwarded-Host/-Proto reach the app, whose ProxyFix reads them (mockserver/publicurl.py)
-    server = create_server(app, sockets=[listener], threads=1, ident="mockserver",
-                           connection_limit=1000, channel_timeout=30,
-                           clear_untrusted_proxy_headers=False)
-    app.extensions["mock"].threads.attach(server.task_dispatcher, most=threads)
-    _freeze_startup_objects()
-    server.run()
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _freeze_startup_objects() -> None:
     """Specs, compiled validators and the libraries' tables live as long as the process.
     Frozen, they drop out of every full garbage collection, which then stalls the serving
-    thread for 5-7 ms instead of 22-28 ms (measured in process, once per ~10 000 requests)."""
+    thread for 5-7 ms instead of 22-28 ms (measured in process, once per ~10 000 requests),
+    and the workers forked afterwards share their pages with the parent."""
     gc.collect()
     gc.freeze()
-
-
-def _prefork(settings: Settings, listener: socket.socket, workers: int, threads: int) -> int:
-    """N processes accept on one socket; each opens its own store connections."""
-    children = []
-    for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            _run_waitress(create_app(settings), listener, threads)
-            os._exit(0)
-        children.append(pid)
-
-    def stop(signum: int, _frame: object) -> None:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for child in children:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(child, 0)
-    return 0
 
 
 def _is_loopback(host: str) -> bool:

@@ -23,7 +23,6 @@ from werkzeug.exceptions import HTTPException
 from mockserver.contracts import Contract, Operation
 from mockserver.faults import Faults
 from mockserver.journal import OPERATION, RESPONSE_ERRORS, VALIDATION_ERRORS
-from mockserver.threads import ThreadBudget
 from mockserver.validation import Problem, RequestValidator, ResponseValidator
 from mockserver.vendor import ApiError, Call, Reply, Services, VendorApi
 
@@ -43,9 +42,8 @@ class Api:
 
 
 class Engine:
-    def __init__(self, apis: Mapping[str, Api], services: Services, faults: Faults,
-                 threads: ThreadBudget) -> None:
-        self.apis, self.services, self.faults, self.threads = apis, services, faults, threads
+    def __init__(self, apis: Mapping[str, Api], services: Services, faults: Faults) -> None:
+        self.apis, self.services, self.faults = apis, services, faults
 
     def dispatch(self, operation: Operation) -> Response:
         api = self.apis[operation.api]
@@ -64,9 +62,8 @@ class Engine:
 
     def _reply(self, api: Api, operation: Operation, request: Request) -> Reply:
         verdict = self.faults.judge(operation, lambda: api.vendor.credential(request))
-        if verdict.latency_ms:
-            with self.threads.sleeping():
-                time.sleep(verdict.latency_ms / 1000)
+        if verdict.latency_ms:  # in this thread; the server serves others on other threads
+            time.sleep(verdict.latency_ms / 1000)
         if verdict.status is not None:
             return documented_reply(api.contract, operation, verdict.status, verdict.retry_after)
         oversized = self._oversized(api, operation, request)

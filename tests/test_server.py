@@ -48,7 +48,7 @@ def uplift_list(server, key: str = UPLIFT_KEY, **headers: str) -> requests.Respo
     (["--state", "postgresql://mock@[::1/db"], "is not a PostgreSQL URL"),
     (["--state", f"postgresql://mock@127.0.0.1:{free_port()}/db"],
      "cannot use PostgreSQL state at mock@127.0.0.1:"),
-    (["--workers", "2"], "--workers > 1 needs shared state"),
+    (["--state", "memory", "--workers", "2"], "--workers > 1 needs state the workers share"),
     (["--fixtures", "/nonexistent/fixtures.yaml"], "cannot read fixtures"),
     (["--cors-origin", "http://localhost:3000/app"], "is not an origin"),
     (["--public-url", "ftp://mock.example"], "is not an http(s) URL"),

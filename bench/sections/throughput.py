@@ -35,7 +35,8 @@ from bench.prism import start_prism
 
 MOCK, MOCK_SQLITE, BARE, PRISM = "mock", "mock-sqlite-2w", "bare-flask", "prism"
 MOCK_PG, MOCK_PG_2R = "mock-postgresql", "mock-postgresql-2r"
-THREADS = 1  # how many threads serve the mock while no request sleeps (mockserver/threads.py)
+#: the mock's defaults (mockserver/cli.py), which the bare Flask endpoint is served with too
+WORKERS, THREADS = 1, 8
 
 
 @dataclass
@@ -117,7 +118,8 @@ def _postgresql_targets() -> list[Target]:
 
 def _bare_target() -> Target:
     port = free_port()
-    command = [PYTHON, "-m", "bench.bareflask", "--port", str(port), "--threads", str(THREADS)]
+    command = [PYTHON, "-m", "bench.bareflask", "--port", str(port), "--workers", str(WORKERS),
+               "--threads", str(THREADS)]
     try:
         server = start_server(BARE, command, port, "/__admin/health")
     except RuntimeError as error:

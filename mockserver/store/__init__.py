@@ -71,16 +71,17 @@ class StoreSpecError(ValueError):
     pass
 
 
-def open_store(spec: str) -> StateStore:
+def open_store(spec: str, durable: bool = True) -> StateStore:
     """``memory``, ``sqlite:PATH`` or ``postgresql://...``, as ``mockserver serve --state``
-    takes it. psycopg is imported only for the last: the default starts without it."""
+    takes it. psycopg is imported only for the last: the default starts without it.
+    ``durable=False``: a SQLite file nobody reads after a crash, not synced to disk."""
     from mockserver.store.memory import MemoryStore
     from mockserver.store.sqlite import SqliteStore
 
     if spec == "memory":
         return MemoryStore()
     if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
-        return SqliteStore(spec[len("sqlite:") :])
+        return SqliteStore(spec[len("sqlite:") :], durable)
     if spec.startswith(("postgresql://", "postgres://")):
         from mockserver.store.postgres import PostgresStore
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -38,7 +39,7 @@ _SCHEMA_LOCK = 0x6D6F636C
 #: the id counters' sequences (the tables' identity columns have sequences of their own)
 _COUNTER_PREFIX = "counter "
 _BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({_STATE_LOCK})"
-#: waitress serves with at most ``--threads`` threads, each holding at most one connection
+#: a worker serves on at most ``--threads`` threads, each holding at most one connection
 #: (two while it creates a sequence)
 _POOL_SIZE = 20
 _CONNECT_TIMEOUT_SECONDS = 10
@@ -81,9 +82,9 @@ class PostgresStore:
         except psycopg.Error as error:
             raise StoreSpecError(f"cannot use PostgreSQL state at {_safe(dsn)}: "
                                  f"{_one_line(error)}") from None
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=_POOL_SIZE,
-                                    kwargs={"autocommit": True}, name="mockserver",
-                                    open=True)
+        self._conninfo = conninfo
+        self._opened: tuple[int, ConnectionPool] | None = None  # (process id, its pool)
+        self._opening = threading.Lock()
         self._local = threading.local()
         self._sequences: set[str] = set()
 
@@ -97,7 +98,7 @@ class PostgresStore:
         if current is not None:
             yield current
             return
-        with self._pool.connection() as connection:
+        with self._pool().connection() as connection:
             yield connection
 
     def _execute(self, query: Any, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -110,7 +111,7 @@ class PostgresStore:
         if getattr(self._local, "connection", None) is not None:
             yield  # nested: part of the outer transaction
             return
-        with self._pool.connection() as connection:
+        with self._pool().connection() as connection:
             connection.execute(_BEGIN)
             self._local.connection = connection
             try:
@@ -219,7 +220,7 @@ class PostgresStore:
         qualified = f'{SCHEMA}."{name.replace(chr(34), chr(34) * 2)}"'
         if qualified not in self._sequences:
             # UniqueViolation: another replica created it at the same moment
-            with self._pool.connection() as connection, \
+            with self._pool().connection() as connection, \
                     contextlib.suppress(psycopg.errors.UniqueViolation):
                 connection.execute(sql.SQL(
                     "CREATE SEQUENCE IF NOT EXISTS {} MINVALUE 0 START 1").format(
@@ -251,8 +252,25 @@ class PostgresStore:
     def is_empty(self) -> bool:
         return not self._execute(f"SELECT 1 FROM {SCHEMA}.documents LIMIT 1")
 
+    def _pool(self) -> ConnectionPool:
+        """This process's pool, opened on first use: a pool's connections and threads do not
+        survive a fork, so each worker process (forked after the parent closed its pool)
+        opens its own."""
+        opened = self._opened
+        if opened is None or opened[0] != os.getpid():
+            with self._opening:
+                opened = self._opened
+                if opened is None or opened[0] != os.getpid():
+                    pool = ConnectionPool(self._conninfo, min_size=1, max_size=_POOL_SIZE,
+                                          kwargs={"autocommit": True}, name="mockserver",
+                                          open=True)
+                    opened = self._opened = (os.getpid(), pool)
+        return opened[1]
+
     def close(self) -> None:
-        self._pool.close()
+        if self._opened is not None and self._opened[0] == os.getpid():
+            self._opened[1].close()
+        self._opened = None
 
 
 def _create_tables(connection: psycopg.Connection[Any]) -> None:

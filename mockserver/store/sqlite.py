@@ -2,7 +2,8 @@
 
 Each thread has its own connection; writers serialise with ``BEGIN IMMEDIATE`` and WAL
 lets readers go on meanwhile. Every write outside an explicit transaction commits at once,
-so an acknowledged response is always on disk (``synchronous=FULL``).
+so an acknowledged response is always on disk (``synchronous=FULL``), unless the file is
+the private scratch state of several workers, removed when the mock stops.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ CREATE TABLE IF NOT EXISTS logs.entries (
 class SqliteStore:
     shareable = True
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, durable: bool = True) -> None:
         self._path = str(Path(path).expanduser())
+        self._synchronous = "FULL" if durable else "OFF"
         self._local = threading.local()
         try:
             connection = self._connection()
@@ -52,7 +54,7 @@ class SqliteStore:
         if connection is None:
             connection = sqlite3.connect(self._path, timeout=30, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute(f"PRAGMA synchronous={self._synchronous}")
             connection.execute("PRAGMA busy_timeout=30000")
             # Logs (the request journal) live in a file of their own without fsync: a
             # debugging aid must not cost every request a disk flush. State stays FULL.
