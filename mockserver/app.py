@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed
 from werkzeug.routing import PathConverter
 
 import vendor_specs
-from mockserver import objectstore
+from mockserver import jsonbody, objectstore
 from mockserver.admin import PREFIX as ADMIN_PREFIX
 from mockserver.admin import admin_blueprint
 from mockserver.apis import load_vendor
@@ -208,7 +207,7 @@ def _install_error_pages(app: Flask, mock: Mock) -> None:
             return objectstore.S3Error(status, error.name.replace(" ", ""),
                                        error.description or error.name).response()
         body = _error_body_for_path(mock, request.path, status, _describe(error))
-        response = Response(json.dumps(body), status=status, content_type="application/json")
+        response = Response(jsonbody.dumps(body), status=status, content_type="application/json")
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             response.headers["Allow"] = ", ".join(sorted({*error.valid_methods, "OPTIONS"}))
         return response
@@ -217,7 +216,7 @@ def _install_error_pages(app: Flask, mock: Mock) -> None:
     def crash(error: Exception) -> Response:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         body = {"mock_error": "internal error in the mock", "detail": type(error).__name__}
-        return Response(json.dumps(body), status=500, content_type="application/json")
+        return Response(jsonbody.dumps(body), status=500, content_type="application/json")
 
 
 def _install_hooks(app: Flask, policy: CorsPolicy, accepted: Mapping[str, tuple[str, ...]],

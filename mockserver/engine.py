@@ -9,7 +9,6 @@ here knows any vendor.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -20,6 +19,7 @@ from typing import Any
 from flask import Request, Response, request
 from werkzeug.exceptions import HTTPException
 
+from mockserver import jsonbody
 from mockserver.contracts import Contract, Operation
 from mockserver.faults import Faults
 from mockserver.journal import OPERATION, RESPONSE_ERRORS, VALIDATION_ERRORS
@@ -120,7 +120,7 @@ class Engine:
         log.error("response breaks the contract: %s", errors)
         body = {"mock_error": "the mock's response breaks its own contract",
                 "status": response.status_code, "problems": errors}
-        response.set_data(json.dumps(body))
+        response.set_data(jsonbody.dumps(body))
         response.status_code = 500
         response.content_type = "application/json"
 
@@ -140,7 +140,7 @@ def _to_response(reply: Reply) -> Response:
     if reply.content_type != "application/json":
         return Response(str(reply.body), status=reply.status, headers=reply.headers,
                         content_type=reply.content_type)
-    return Response(json.dumps(reply.body), status=reply.status, headers=reply.headers,
+    return Response(jsonbody.dumps(reply.body), status=reply.status, headers=reply.headers,
                     content_type="application/json")
 
 

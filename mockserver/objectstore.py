@@ -145,7 +145,7 @@ class ObjectStore:
     ) -> dict[str, str]:
         """Fields for an S3 POST signed with SigV4, as boto3's ``generate_presigned_post``."""
         signer_request = self._signer_request(_sigv4_timestamp(self._clock.now()))
-        signer = SigV4Auth(self._credentials, "s3", self._region)
+        signer = _DayKeySigV4Auth(self._credentials, "s3", self._region)
         amz = {
             "x-amz-algorithm": "AWS4-HMAC-SHA256",
             "x-amz-credential": signer.scope(signer_request),
@@ -321,7 +321,27 @@ class _FixedExpiryV1QueryAuth(HmacV1QueryAuth):
         return self._expires_at
 
 
-class _ClockedQueryAuth(S3SigV4QueryAuth):
+@lru_cache(maxsize=64)
+def _signing_key(secret_key: str, day: str, region: str, service: str) -> bytes:
+    """SigV4's signing key: four HMACs that give the same key all day (botocore's
+    ``SigV4Auth.signature`` derives it again for every signature)."""
+    key = f"AWS4{secret_key}".encode()
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+class _DayKeySigV4Auth(SigV4Auth):
+    """botocore's SigV4 signer with the day's signing key derived once. Uploads are checked
+    with botocore's own signer (``_v4_policy_signature``), so the two cannot drift apart."""
+
+    def signature(self, string_to_sign: str, request: AWSRequest) -> str:
+        key = _signing_key(self.credentials.secret_key, request.context["timestamp"][:8],
+                           self._region_name, self._service_name)
+        return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+class _ClockedQueryAuth(_DayKeySigV4Auth, S3SigV4QueryAuth):
     """botocore's presigned-URL signer, at a given time instead of the system clock."""
 
     def sign_at(self, request: AWSRequest) -> None:
