@@ -235,16 +235,13 @@ def _install_hooks(app: Flask, policy: CorsPolicy, accepted: Mapping[str, tuple[
             return _preflight(app, policy, accepted, current)
         return None
 
-    @app.teardown_request
-    def release_clock(_error: BaseException | None) -> None:
-        clock.unpin()
-
     @app.after_request
     def after(response: Response) -> Response:
         current = request._get_current_object()  # type: ignore[attr-defined]
         if not current.path.startswith(ADMIN_PREFIX):
             policy.decorate(response, current.environ.get("HTTP_ORIGIN"))
             _record(journal, clock, current, response)
+        clock.unpin()  # (and the next request's ``pin`` starts afresh whatever happened)
         return response
 
 
@@ -317,7 +314,7 @@ def _record(journal: Journal, clock: Clock, current: Request, response: Response
         "query": current.query_string.decode("latin-1"), "status": response.status_code,
         "api": operation.api if operation else None,
         "operation": operation.operation_id if operation else None,
-        "validation_errors": environ.get(VALIDATION_ERRORS, []),
-        "response_errors": environ.get(RESPONSE_ERRORS, []),
+        "validation_errors": environ.get(VALIDATION_ERRORS, ()),
+        "response_errors": environ.get(RESPONSE_ERRORS, ()),
         "duration_ms": round((time.perf_counter() - environ.get(STARTED, 0.0)) * 1000, 3),
     })

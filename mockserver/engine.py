@@ -97,7 +97,7 @@ class Engine:
         except HTTPException as error:  # a streamed body over max_content_length
             raise ApiError(error.code or 400, error.description or "bad request") from None
         if isinstance(result, list):
-            call.request.environ[VALIDATION_ERRORS] = [str(problem) for problem in result]
+            call.request.environ[VALIDATION_ERRORS] = tuple(str(problem) for problem in result)
             raise ApiError(400, _validation_message(result), result)
         call.path, call.query, call.body = result.path, result.query, result.body
 
@@ -116,7 +116,7 @@ class Engine:
         problems = validator.problems(operation, response)
         if not problems:
             return
-        errors = environ[RESPONSE_ERRORS] = [str(problem) for problem in problems]
+        errors = environ[RESPONSE_ERRORS] = tuple(str(problem) for problem in problems)
         log.error("response breaks the contract: %s", errors)
         body = {"mock_error": "the mock's response breaks its own contract",
                 "status": response.status_code, "problems": errors}
@@ -140,8 +140,8 @@ def _to_response(reply: Reply) -> Response:
     if reply.content_type != "application/json":
         return Response(str(reply.body), status=reply.status, headers=reply.headers,
                         content_type=reply.content_type)
-    return Response(jsonbody.dumps(reply.body), status=reply.status, headers=reply.headers,
-                    content_type="application/json")
+    return Response(jsonbody.dumps(reply.body), status=reply.status,
+                    headers=reply.headers or None, content_type="application/json")
 
 
 def _preferred_status(prefer: str) -> int | None:

@@ -48,6 +48,9 @@ class Verdict:
     retry_after: int | None = None
 
 
+_NO_FAULT = Verdict()
+
+
 class Faults:
     def __init__(self, store: StateStore, clock: Clock) -> None:
         self._store, self._clock = store, clock
@@ -78,8 +81,11 @@ class Faults:
               credential: Callable[[], str | None]) -> Verdict:
         """What the matching rules do to this request; the first error status wins. The
         credential is asked for only when a rate limit applies (reading it may parse a body)."""
+        rules = self.rules()
+        if not rules:
+            return _NO_FAULT
         latency, status, retry_after = 0, None, None
-        for rule in self.rules():
+        for rule in rules:
             if not rule.matches(operation):
                 continue
             latency += rule.latency_ms

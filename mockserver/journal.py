@@ -26,8 +26,8 @@ class Entry(TypedDict):
     status: int
     api: str | None
     operation: str | None
-    validation_errors: list[str]
-    response_errors: list[str]
+    validation_errors: tuple[str, ...] | list[str]
+    response_errors: tuple[str, ...] | list[str]
     duration_ms: float
 
 

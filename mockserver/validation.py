@@ -69,10 +69,16 @@ class RequestValidator:
 
 
 _FORMATS = Draft202012Validator.FORMAT_CHECKER
-#: jsonschema-rs checks these formats with jsonschema's own checkers, so it accepts no
+#: formats jsonschema-rs checks natively: its ``uuid`` takes only the canonical
+#: 8-4-4-4-12 hex form, which jsonschema takes too (jsonschema also takes a few odd forms,
+#: ``aaaaaaa_-...`` or a final line feed, which jsonschema-rs refuses: then jsonschema
+#: decides). A Python callback per value would cost more than the rest of the check.
+_NATIVE_FORMATS = frozenset({"uuid"})
+#: every other format jsonschema-rs checks with jsonschema's own checkers, so it accepts no
 #: string that jsonschema would refuse
 _SAME_FORMATS: dict[str, Callable[[str], bool]] = {
-    name: lambda value, name=name: _FORMATS.conforms(value, name) for name in _FORMATS.checkers
+    name: lambda value, name=name: _FORMATS.conforms(value, name)
+    for name in _FORMATS.checkers if name not in _NATIVE_FORMATS
 }
 
 

@@ -7,7 +7,7 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from mockserver.store import Document
@@ -61,22 +61,9 @@ class MemoryStore:
         self._logs: dict[str, deque[Document]] = {}
         self._undo: list[Callable[[], None]] | None = None
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """All or nothing, like SQLite's: an exception undoes every write made inside."""
-        with self._lock:
-            if self._undo is not None:
-                yield
-                return
-            self._undo = []
-            try:
-                yield
-            except BaseException:
-                for undo in reversed(self._undo):
-                    undo()
-                raise
-            finally:
-                self._undo = None
+        return _Transaction(self)
 
     def _remember(self, kind: str, key: str) -> None:
         if self._undo is None:
@@ -160,7 +147,9 @@ class MemoryStore:
                 self._forget(kind, key)
 
     def append(self, log: str, entry: Document, keep: int) -> None:
-        frozen = _freeze(entry)
+        """A log entry is a flat record (the journal's values are text, numbers and
+        tuples): it is kept as a read-only dict of the same values."""
+        frozen = FrozenDocument(entry)
         with self._lock:
             self._logs.setdefault(log, deque(maxlen=keep)).append(frozen)
 
@@ -199,3 +188,30 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+
+class _Transaction:
+    """``MemoryStore.transaction()``: a class, not a generator, since every request enters
+    one (the outermost keeps the undo log; nested ones join it)."""
+
+    __slots__ = ("_outermost", "_store")
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store, self._outermost = store, False
+
+    def __enter__(self) -> None:
+        store = self._store
+        store._lock.acquire()
+        if store._undo is None:
+            store._undo, self._outermost = [], True
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        store = self._store
+        try:
+            if self._outermost:
+                undo, store._undo = store._undo or [], None
+                if kind is not None:
+                    for step in reversed(undo):
+                        step()
+        finally:
+            store._lock.release()
