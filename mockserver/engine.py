@@ -23,7 +23,7 @@ from mockserver import jsonbody
 from mockserver.contracts import Contract, Operation
 from mockserver.faults import Faults
 from mockserver.journal import OPERATION, RESPONSE_ERRORS, VALIDATION_ERRORS
-from mockserver.validation import Problem, RequestValidator, ResponseValidator
+from mockserver.validation import Problem, RequestValidator, ResponseValidator, has_body
 from mockserver.vendor import ApiError, Call, Reply, Services, VendorApi
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,10 @@ class Engine:
 
     @staticmethod
     def _oversized(api: Api, operation: Operation, request: Request) -> Reply | None:
+        if not has_body(request):
+            return None
         if (request.content_length or 0) <= MAX_BODY_BYTES:
-            request.max_content_length = MAX_BODY_BYTES
+            request.max_content_length = MAX_BODY_BYTES  # a chunked body is cut off here
             return None
         if 413 in operation.documented_statuses:
             return documented_reply(api.contract, operation, 413)

@@ -35,7 +35,8 @@ class MockRequest(Request):
 
     @cached_property
     def cookies(self) -> ImmutableMultiDict[str, str]:  # type: ignore[override]
-        return _parse_cookies(";".join(self.headers.getlist("Cookie")))
+        # werkzeug joins the ``Cookie`` headers; a WSGI environ has them joined already
+        return _parse_cookies(self.environ.get("HTTP_COOKIE", ""))
 
 
 class _NoSession(SessionInterface):

@@ -221,7 +221,7 @@ class _CompiledOperation:
         return list(_untextual(validated)) or validated
 
     def _check_body(self, request: Request) -> tuple[Any, list[Problem]]:
-        raw = request.get_data(cache=True)
+        raw = request.get_data(cache=True) if has_body(request) else b""
         if not raw:
             missing = [Problem("body", "a request body is required")]
             return None, missing if self._body_required else []
@@ -238,6 +238,12 @@ class _CompiledOperation:
                                           "(or not UTF-8 where text is expected)")]
         return value, [Problem(_field_path("body", error), _schema_message(error))
                        for error in media.validator.errors(value)]
+
+
+def has_body(request: Request) -> bool:
+    """Whether the request came with a body: a length, or chunks (HTTP/1.1 has no other
+    way to send one), known without touching the input stream."""
+    return bool(request.content_length) or "HTTP_TRANSFER_ENCODING" in request.environ
 
 
 _TOO_DEEP = Problem("body", f"is nested deeper than {MAX_NESTING} levels")
@@ -311,8 +317,41 @@ def _untextual(validated: ValidatedRequest) -> Iterable[Problem]:
     numbers), and nesting deep enough to exhaust the stack of a copy or a dump."""
     for location, value in (("path", validated.path), ("query", validated.query),
                             ("body", validated.body)):
-        if value:
+        if value and not _is_clean(value):
             yield from _untextual_values(location, value)
+
+
+def _is_clean(value: Any, depth: int = 0) -> bool:
+    """Whether ``_untextual_values`` would find nothing, told without building a field path
+    for every value (nearly every request is clean)."""
+    kind = type(value)
+    if kind is int or kind is bool or value is None:
+        return True
+    if depth > MAX_NESTING:
+        return False
+    if kind is str:
+        return value.isascii() or _encodable(value)
+    if kind is float:
+        return math.isfinite(value)
+    if kind is dict:
+        for key, item in value.items():  # loops, not all(): no generator per container
+            if not (_is_clean(key, depth + 1) and _is_clean(item, depth + 1)):
+                return False
+        return True
+    if kind is list:
+        for item in value:  # noqa: SIM110 - see above
+            if not _is_clean(item, depth + 1):
+                return False
+        return True
+    return False  # anything else: the full walk decides
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _untextual_values(where: str, value: Any, depth: int = 0) -> Iterable[Problem]:

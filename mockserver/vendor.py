@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from flask import Request
@@ -42,7 +42,7 @@ class Call:
     services: Services
     principal: Any = None  # whatever the vendor's ``authenticate`` returned
 
-    @property
+    @cached_property
     def host_url(self) -> str:
         """``request.host_url``, without converting the same Host header to an IRI anew on
         every request that hands out a URL; a 400 when the Host makes no URL."""

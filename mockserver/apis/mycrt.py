@@ -457,9 +457,24 @@ def _stopped(capture: Mapping[str, Any], now: datetime) -> dict[str, Any]:
             "timeline": [{"status": status, "at": isoformat(at)} for status, at in phases]}
 
 
+def _status_and_beginning(capture: Mapping[str, Any],
+                          now: datetime) -> tuple[str, datetime | None]:
+    """``_status`` and ``_began_at`` in one walk of the timeline (a list shows every
+    capture on every request)."""
+    timeline = capture["timeline"]
+    status, began = timeline[0]["status"], None
+    for phase in timeline:
+        at = parse_datetime(phase["at"])
+        if at > now:
+            break
+        status = phase["status"]
+        if began is None and status in RECORDING:
+            began = at
+    return status, began
+
+
 def _public_capture(capture: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    status = _status(capture, now)
-    began = _began_at(capture, now)
+    status, began = _status_and_beginning(capture, now)
     stopped = capture["stoppedAt"] if status in (DONE, FAILED) else None
     return {
         "id": capture["id"], "name": capture["name"],

@@ -46,7 +46,11 @@ def _freeze(value: Any) -> Any:
 
 
 def matches(document: Document, where: Mapping[str, Any] | None) -> bool:
-    return not where or all(document.get(field) == value for field, value in where.items())
+    if where:
+        for field, value in where.items():  # a loop: all() would add a generator per call
+            if document.get(field) != value:
+                return False
+    return True
 
 
 class MemoryStore:
@@ -133,8 +137,11 @@ class MemoryStore:
 
     def find(self, kind: str, where: Mapping[str, Any] | None = None) -> list[Document]:
         with self._lock:
-            return [document for document in self._documents.get(kind, {}).values()
-                    if matches(document, where)]
+            documents = self._documents.get(kind, {}).values()
+            if where is not None and len(where) == 1:  # the common case, without a call each
+                ((field, value),) = where.items()
+                return [document for document in documents if document.get(field) == value]
+            return [document for document in documents if matches(document, where)]
 
     def iter_keys(self, kind: str) -> Iterator[str]:
         with self._lock:
