@@ -79,16 +79,15 @@ class Clock:
         self._request.offset = None
 
     def _offset(self) -> timedelta:
-        offset: timedelta | None = getattr(self._request, "offset", None)
-        if offset is None:
-            record = self._store.get(_KIND, _KEY)
-            offset = timedelta(seconds=record["offset_seconds"]) if record else timedelta()
-            if getattr(self._request, "pinned", False):
-                self._request.offset = offset
+        record = self._store.get(_KIND, _KEY)
+        offset = timedelta(seconds=record["offset_seconds"]) if record else timedelta()
+        if getattr(self._request, "pinned", False):
+            self._request.offset = offset
         return offset
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self._offset()
+        offset: timedelta | None = getattr(self._request, "offset", None)
+        return datetime.now(timezone.utc) + (offset if offset is not None else self._offset())
 
     def advance(self, seconds: float) -> datetime:
         """Raises ValueError, the clock unmoved, for a step that leaves the clock's range."""

@@ -1,7 +1,8 @@
 """The mock's S3: presigned POST uploads and presigned GET downloads on the mock's own port.
 
-Signatures are made and re-derived with botocore's signers, so they carry exactly the fields
-a real AWS SDK produces: SigV2 POST policies (CaptureProof's sample), SigV4 POST policies
+Signatures are made and re-derived with botocore's signers (a SigV4 POST policy with SigV4's
+formula, checked by botocore's signer), so they carry exactly the fields a real AWS SDK
+produces: SigV2 POST policies (CaptureProof's sample), SigV4 POST policies
 (Uplift) and SigV4 query-string GETs (Biometrics Cloud's ``file_url``). Any S3 client holding
 the fixtures' ``object_store`` keys can presign too: SigV4 or SigV2 query strings, for GET or
 HEAD (the method is signed). Times come from the mock clock, not the system's, so expiries
@@ -136,7 +137,7 @@ class ObjectStore:
     ) -> dict[str, str]:
         """Fields for an S3 POST signed with SigV2 (``AWSAccessKeyId``, ``policy``,
         ``signature``), as CaptureProof's sample shows them."""
-        policy = self._policy(expires_in, [*conditions, {"bucket": bucket}])
+        policy = self._policy(self._clock.now(), expires_in, [*conditions, {"bucket": bucket}])
         signature = HmacV1Auth(self._credentials).sign_string(policy)
         return {**fields, "AWSAccessKeyId": self._credentials.access_key,
                 "policy": policy, "signature": signature}
@@ -144,19 +145,23 @@ class ObjectStore:
     def presign_post_v4(
         self, bucket: str, fields: Mapping[str, str], conditions: list[Any], expires_in: int
     ) -> dict[str, str]:
-        """Fields for an S3 POST signed with SigV4, as boto3's ``generate_presigned_post``."""
-        signer_request = self._signer_request(_sigv4_timestamp(self._clock.now()))
-        signer = _DayKeySigV4Auth(self._credentials, "s3", self._region)
+        """Fields for an S3 POST signed with SigV4, as boto3's ``generate_presigned_post``.
+        Signed with SigV4's formula (``_sigv4_signature``) without building a botocore
+        request for it; an upload is checked with botocore's own signer."""
+        now = self._clock.now()
+        timestamp = _sigv4_timestamp(now)
         amz = {
             "x-amz-algorithm": "AWS4-HMAC-SHA256",
-            "x-amz-credential": signer.scope(signer_request),
-            "x-amz-date": signer_request.context["timestamp"],
+            "x-amz-credential": f"{self._credentials.access_key}/{timestamp[:8]}/"
+                                f"{self._region}/s3/aws4_request",
+            "x-amz-date": timestamp,
         }
         policy = self._policy(
-            expires_in, [*conditions, {"bucket": bucket}, *({k: v} for k, v in amz.items())]
+            now, expires_in, [*conditions, {"bucket": bucket}, *({k: v} for k, v in amz.items())]
         )
-        return {**fields, **amz, "policy": policy,
-                "x-amz-signature": signer.signature(policy, signer_request)}
+        signature = _sigv4_signature(self._credentials.secret_key, timestamp[:8], self._region,
+                                     "s3", policy)
+        return {**fields, **amz, "policy": policy, "x-amz-signature": signature}
 
     def presign_get(self, host_url: str, bucket: str, key: str, expires_in: int,
                     method: str = "GET") -> str:
@@ -165,8 +170,9 @@ class ObjectStore:
         return self._sign_get_url(self._object_url(host_url, bucket, key), self._clock.now(),
                                   expires_in, method)
 
-    def _policy(self, expires_in: int, conditions: list[Any]) -> str:
-        expiration = isoformat(self._clock.now() + timedelta(seconds=expires_in))
+    @staticmethod
+    def _policy(now: datetime, expires_in: int, conditions: list[Any]) -> str:
+        expiration = isoformat(now + timedelta(seconds=expires_in))
         document = {"expiration": expiration, "conditions": conditions}
         return base64.b64encode(jsonbody.dumps(document)).decode()
 
@@ -323,13 +329,19 @@ class _FixedExpiryV1QueryAuth(HmacV1QueryAuth):
 
 
 @lru_cache(maxsize=64)
-def _signing_key(secret_key: str, day: str, region: str, service: str) -> bytes:
-    """SigV4's signing key: four HMACs that give the same key all day (botocore's
-    ``SigV4Auth.signature`` derives it again for every signature)."""
+def _signing_key(secret_key: str, day: str, region: str, service: str) -> hmac.HMAC:
+    """SigV4's signing key, ready to sign: four HMACs that give the same key all day
+    (botocore's ``SigV4Auth.signature`` derives it again for every signature)."""
     key = f"AWS4{secret_key}".encode()
     for part in (day, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
+        key = hmac.digest(key, part.encode(), "sha256")
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def _sigv4_signature(secret_key: str, day: str, region: str, service: str, text: str) -> str:
+    signer = _signing_key(secret_key, day, region, service).copy()  # the keyed state, reused
+    signer.update(text.encode())
+    return signer.hexdigest()
 
 
 class _DayKeySigV4Auth(SigV4Auth):
@@ -337,9 +349,8 @@ class _DayKeySigV4Auth(SigV4Auth):
     with botocore's own signer (``_v4_policy_signature``), so the two cannot drift apart."""
 
     def signature(self, string_to_sign: str, request: AWSRequest) -> str:
-        key = _signing_key(self.credentials.secret_key, request.context["timestamp"][:8],
-                           self._region_name, self._service_name)
-        return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        return _sigv4_signature(self.credentials.secret_key, request.context["timestamp"][:8],
+                                self._region_name, self._service_name, string_to_sign)
 
 
 class _ClockedQueryAuth(_DayKeySigV4Auth, S3SigV4QueryAuth):

@@ -62,6 +62,9 @@ class MemoryStore:
         self._counters: dict[str, int] = {}
         self._blobs: dict[str, bytes] = {}
         self._sorted_keys: dict[str, list[str]] = {}
+        #: keys added below the end of their kind's sorted list, merged in when it is read
+        #: (a random key, a uuid, would otherwise move half the list on every insert)
+        self._unsorted: dict[str, list[str]] = {}
         self._logs: dict[str, deque[Document]] = {}
         self._undo: list[Callable[[], None]] | None = None
 
@@ -103,22 +106,31 @@ class MemoryStore:
         if key not in documents:
             keys = self._sorted_keys.setdefault(kind, [])
             if keys and key < keys[-1]:
-                bisect.insort(keys, key)
+                self._unsorted.setdefault(kind, []).append(key)
             else:
-                keys.append(key)  # the common case: keys that grow, no search at all
+                keys.append(key)  # keys that grow (ids): in order already
         documents[key] = document
+
+    def _keys(self, kind: str) -> list[str]:
+        """The kind's keys in order."""
+        keys = self._sorted_keys.setdefault(kind, [])
+        pending = self._unsorted.pop(kind, None)
+        if pending:
+            keys.extend(pending)
+            keys.sort()  # a sorted run and a short tail: close to linear
+        return keys
 
     def _forget(self, kind: str, key: str) -> bool:
         if self._documents.get(kind, {}).pop(key, None) is None:
             return False
-        keys = self._sorted_keys[kind]
+        keys = self._keys(kind)
         del keys[bisect.bisect_left(keys, key)]
         return True
 
     def scan(self, kind: str, where: Mapping[str, Any] | None = None, *,
              descending: bool = False, after: str | None = None) -> Iterator[Document]:
         with self._lock:
-            keys = self._sorted_keys.get(kind, [])
+            keys = self._keys(kind)
             documents = self._documents.get(kind, {})
             if descending:
                 start = len(keys) if after is None else bisect.bisect_left(keys, after)
@@ -185,6 +197,7 @@ class MemoryStore:
         with self._lock:
             self._documents.clear()
             self._sorted_keys.clear()
+            self._unsorted.clear()
             self._logs.clear()
             self._counters.clear()
             self._blobs.clear()
