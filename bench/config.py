@@ -14,7 +14,8 @@ class Config:
     seconds: float = 10.0
     warmup: float = 2.0
     rounds: int = 5
-    sqlite_workers: bool = True
+    #: the mock with --workers 2 (a private SQLite state) beside the default
+    two_workers: bool = True
     #: the mock on PostgreSQL, one replica and two (a throwaway cluster, tests/pgcluster.py)
     postgresql: bool = True
     #: in-process validation: requests timed per operation
@@ -28,6 +29,6 @@ class Config:
         if not quick:
             return cls(load_tool=load_tool, prism=prism)
         return cls(quick=True, load_tool=load_tool, prism=prism, seconds=2.0, warmup=0.5,
-                   rounds=1, sqlite_workers=False, postgresql=False,
+                   rounds=1, two_workers=False, postgresql=False,
                    validation_requests=60,
                    scale_sizes=(100, 10_000), startup_repeats=1, conformance_examples=3)

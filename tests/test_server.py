@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import free_port, start_mock
+from conftest import free_port, start_mock, wait_until_healthy
 
 UPLIFT_KEY = "Bearer upl_live_pinecrest_8f2d61c0b7a94e3f"
 OTHER_UPLIFT_KEY = "Bearer upl_live_riverside_3a9c50d2e81f4b67"
@@ -374,3 +378,104 @@ def test_admin_refuses_clients_off_loopback_without_a_token():
     assert client.get("/__admin/health").status_code == 200  # the test client is loopback
     api = client.get("/v1/captures", environ_base=remote, headers={"Authorization": UPLIFT_KEY})
     assert api.status_code == 200  # the vendor APIs themselves answer anyone
+
+
+# -- worker processes ----------------------------------------------------------------------
+
+CAPTURE = {"athlete_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+           "session_group_id": "11111111-2222-3333-4444-555555555555", "file_name": "w.mov",
+           "camera_configuration": {"camera_setup_selection": "single.front_on"},
+           "movement_attributes": {"activity": "golf", "movement": "putt"}}
+
+
+def _serve_two_workers(tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
+    """``serve --port 0 --workers 2`` without ``--state``, its temporary files in tmp_path,
+    started from a shell whose environment holds a variable named like a header."""
+    environment = {**os.environ, "TMPDIR": str(tmp_path), "HTTP_AUTHORIZATION": UPLIFT_KEY}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--api", "uplift",
+         "--workers", "2"], stderr=subprocess.PIPE, text=True, env=environment)
+    assert process.stderr is not None
+    line = process.stderr.readline()  # printed once the port is bound: it names the port
+    assert line.startswith("mockserver: serving uplift on http://127.0.0.1:"), line
+    origin = line.split(" on ", 1)[1].strip()
+    assert not origin.endswith(":0")
+    wait_until_healthy(origin, process)
+    return process, origin
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie nobody reaped counts: it holds no socket and runs nothing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def _stop_all(process: subprocess.Popen[str], workers: list[int]) -> None:
+    """Whatever the test found, nothing it started runs on."""
+    process.kill()
+    process.wait()
+    for pid in workers:
+        if not _gone(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_two_workers_share_a_private_state_and_never_outlive_their_parent(tmp_path):
+    """``--workers 2`` needs no ``--state``: the workers share a SQLite file in a private
+    temporary directory, removed when SIGTERM stops the mock. A SIGKILLed parent leaves no
+    worker behind. ``--port 0`` names the real port; the shell's ``HTTP_AUTHORIZATION``
+    is no request header."""
+    process, origin = _serve_two_workers(tmp_path)
+    workers = _children(process.pid)
+    try:
+        assert len(workers) == 2
+        assert requests.get(f"{origin}/v1/captures", timeout=10).status_code == 401
+        ids = {requests.post(f"{origin}/v1/captures", json=CAPTURE, timeout=10,
+                             headers={"Authorization": UPLIFT_KEY, "Connection": "close"}
+                             ).json()["session_id"] for _ in range(20)}
+        listed = requests.get(f"{origin}/v1/captures?limit=500", timeout=10,
+                              headers={"Authorization": UPLIFT_KEY}).json()
+        assert len(ids) == 20 and listed["total_count"] == 20
+        [state] = tmp_path.glob("mockserver-state-*")
+        assert (state / "state.db").exists()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        assert all(map(_gone, workers)) and not state.exists()
+    finally:
+        _stop_all(process, workers)
+
+    process, origin = _serve_two_workers(tmp_path)
+    workers = _children(process.pid)
+    try:
+        assert len(workers) == 2
+        process.kill()
+        process.wait()
+        assert _wait_until(lambda: all(map(_gone, workers))), "a worker outlived its parent"
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{origin}/__admin/health", timeout=5)
+    finally:
+        _stop_all(process, workers)

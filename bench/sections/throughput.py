@@ -1,10 +1,10 @@
 """Throughput and latency over loopback, 32 connections, every target in the same run.
 
 Targets: the mock as a user starts it (memory state, journal and full request validation
-on, one worker serving with one thread, as it does while no request sleeps), the mock on
-SQLite with two workers, the mock on PostgreSQL as one replica and as two replicas sharing
-one database (the load split over both), a bare Flask endpoint under the same waitress
-settings (the stack's ceiling), and Prism on the same spec. Each
+on, Granian with one worker process), the mock with ``--workers 2`` (two processes sharing
+a private SQLite file), the mock on PostgreSQL as one replica and as two replicas sharing
+one database (the load split over both), a bare Flask endpoint under the same server and
+process model (the stack's ceiling), and Prism on the same spec. Each
 operation's measured time is split into rounds and the targets take turns within a round,
 so a burst of load from a neighbour on this shared machine hits all of them alike.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from bench.common import PYTHON, ROOT, WORK, Server, free_port, log, start_mock, start_server
+from bench.common import PYTHON, ROOT, Server, free_port, log, start_mock, start_server
 from bench.config import Config
 from bench.load import CONNECTIONS, LoadResult, load_tool, merge, run_spread
 from bench.operations import (
@@ -33,7 +33,7 @@ from bench.operations import (
 )
 from bench.prism import start_prism
 
-MOCK, MOCK_SQLITE, BARE, PRISM = "mock", "mock-sqlite-2w", "bare-flask", "prism"
+MOCK, MOCK_2W, BARE, PRISM = "mock", "mock-2w", "bare-flask", "prism"
 MOCK_PG, MOCK_PG_2R = "mock-postgresql", "mock-postgresql-2r"
 #: the mock's defaults (mockserver/cli.py), which the bare Flask endpoint is served with too
 WORKERS, THREADS = 1, 8
@@ -139,12 +139,8 @@ def _prism_target(apis: list[str]) -> Target:
 
 def start_targets(config: Config) -> list[Target]:
     targets = [_mock_target(MOCK)]
-    if config.sqlite_workers:
-        database = WORK / "throughput.db"
-        for suffix in ("", "-wal", "-shm"):
-            (WORK / f"throughput.db{suffix}").unlink(missing_ok=True)
-        targets.append(_mock_target(MOCK_SQLITE, "--state", f"sqlite:{database}",
-                                    "--workers", "2"))
+    if config.two_workers:
+        targets.append(_mock_target(MOCK_2W, "--workers", "2"))
     if config.postgresql:
         targets += _postgresql_targets()
     targets.append(_bare_target())
@@ -199,7 +195,7 @@ def _ratios(outcome: dict[str, Any]) -> dict[str, float | None]:
         return round(high / low, 3) if high and low else None
 
     return {"mock_vs_prism": ratio(MOCK, PRISM), "mock_vs_bare_flask": ratio(MOCK, BARE),
-            "mock_sqlite_2w_vs_bare_flask": ratio(MOCK_SQLITE, BARE),
+            "mock_2w_vs_mock": ratio(MOCK_2W, MOCK),
             "mock_postgresql_vs_mock": ratio(MOCK_PG, MOCK),
             "mock_postgresql_2r_vs_1r": ratio(MOCK_PG_2R, MOCK_PG)}
 
@@ -209,6 +205,7 @@ def run(config: Config) -> dict[str, Any]:
     targets = start_targets(config)
     try:
         started = {target.name: {api: {"ready_s": round(server.ready_seconds, 3),
+                                       "pss_mib": round(server.pss_mib(), 1),
                                        "rss_mib": round(server.rss_mib(), 1)}
                                  for api, server in target.servers.items()}
                    for target in targets}
@@ -217,7 +214,8 @@ def run(config: Config) -> dict[str, Any]:
             outcome = _measure_operation(config, tool, operation, targets)
             operations[operation.key] = {"label": operation.label, **outcome,
                                          "ratios": _ratios(outcome)}
-        after = {target.name: {api: round(server.rss_mib(), 1)
+        after = {target.name: {api: {"pss_mib": round(server.pss_mib(), 1),
+                                     "rss_mib": round(server.rss_mib(), 1)}
                                for api, server in target.servers.items()}
                  for target in targets}
     finally:
@@ -225,7 +223,7 @@ def run(config: Config) -> dict[str, Any]:
             with contextlib.suppress(Exception):
                 target.stop()
     return {"load_tool": tool, "connections": CONNECTIONS, "seconds_per_target": config.seconds,
-            "rounds": config.rounds, "threads": THREADS,
+            "rounds": config.rounds, "workers": WORKERS, "threads": THREADS,
             "unavailable": {target.name: target.unavailable for target in targets
                             if target.unavailable},
-            "servers_at_start": started, "rss_mib_after_load": after, "operations": operations}
+            "servers_at_start": started, "memory_after_load": after, "operations": operations}
