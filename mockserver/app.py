@@ -130,7 +130,9 @@ def _api(contract: Contract, vendor: VendorApi, validate_responses: bool) -> Api
 def _route(app: Flask, engine: Engine, operation: Operation) -> str:
     """The operation's route; returns its endpoint name."""
     rule = operation.full_path.replace("{", "<").replace("}", ">")
-    endpoint = f"{operation.api}.{operation.operation_id}"
+    # no dot: Flask reads "a.b" as endpoint b of blueprint a and looks up a's hooks on
+    # every request; these routes belong to no blueprint
+    endpoint = f"{operation.api}:{operation.operation_id}"
 
     def view(**_: str) -> Response:
         return engine.dispatch(operation)
@@ -156,7 +158,7 @@ def _route_trailing_slashes(app: Flask, mock: Mock) -> dict[str, tuple[str, ...]
             paths.setdefault(operation.full_path, []).append(operation)
         for index, (path, operations) in enumerate(sorted(paths.items())):
             rule = path.replace("{", "<").replace("}", ">") + "/"
-            endpoint = f"{name}.trailing_slash_{index}"
+            endpoint = f"{name}:trailing_slash_{index}"
             app.add_url_rule(rule, endpoint=endpoint, view_func=_redirect_without_slash,
                              methods=sorted({operation.method for operation in operations}),
                              provide_automatic_options=False)

@@ -29,11 +29,12 @@ module takes about 95 s serially, and 2-3 times that while other jobs share the 
     CONCURRENCY_FULL=1 python -m pytest tests/test_concurrency.py -n 0
 
 Servers here are started by :class:`Server` in their own process group, with stderr going
-to a file that a failure message quotes. Under this load waitress used to log "Task queue
-depth is N" once per queued request, so a stderr pipe nobody reads (``conftest.start_mock``
-pipes it) filled up and stalled the whole server; mockserver/cli.py now silences that
-logger, and ``test_an_undrained_stderr_pipe_does_not_stall_the_server_under_load`` keeps the
-case covered.
+to a file that a failure message quotes. Under this load waitress (the server before
+Granian) used to log "Task queue depth is N" once per queued request, so a stderr pipe
+nobody reads filled up and stalled the whole server; the mock now writes nothing to stderr
+per request (mockserver/serving.py lets Granian log errors only), and
+``test_an_undrained_stderr_pipe_does_not_stall_the_server_under_load`` keeps the case
+covered.
 """
 
 from __future__ import annotations
