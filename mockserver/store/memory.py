@@ -35,13 +35,18 @@ class FrozenList(list[Any]):
     remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
 
 
+_CONTAINERS = frozenset({dict, list, tuple, FrozenDocument, FrozenList})
+
+
 def _freeze(value: Any) -> Any:
-    """A read-only deep copy of a JSON document (what ``put`` keeps)."""
-    kind = type(value)
-    if kind is dict or kind is FrozenDocument:
-        return FrozenDocument({key: _freeze(item) for key, item in value.items()})
-    if kind is list or kind is FrozenList or kind is tuple:
-        return FrozenList([_freeze(item) for item in value])
+    """A read-only deep copy of a JSON document (what ``put`` keeps); a call per container,
+    not per value."""
+    if type(value) in (dict, FrozenDocument):
+        return FrozenDocument({key: _freeze(item) if type(item) in _CONTAINERS else item
+                               for key, item in value.items()})
+    if type(value) in _CONTAINERS:
+        return FrozenList([_freeze(item) if type(item) in _CONTAINERS else item
+                           for item in value])
     return value
 
 
