@@ -30,11 +30,11 @@ from werkzeug.utils import cached_property
 
 class MockRequest(Request):
     @cached_property
-    def args(self) -> ImmutableMultiDict[str, str]:  # type: ignore[override]
+    def args(self) -> ImmutableMultiDict[str, str]:
         return _parse_query(self.query_string)
 
     @cached_property
-    def cookies(self) -> ImmutableMultiDict[str, str]:  # type: ignore[override]
+    def cookies(self) -> ImmutableMultiDict[str, str]:
         # werkzeug joins the ``Cookie`` headers; a WSGI environ has them joined already
         return _parse_cookies(self.environ.get("HTTP_COOKIE", ""))
 
@@ -42,7 +42,7 @@ class MockRequest(Request):
 class _NoSession(SessionInterface):
     _empty = NullSession()
 
-    def open_session(self, app: Flask, request: Request) -> NullSession:  # type: ignore[override]
+    def open_session(self, app: Flask, request: Request) -> NullSession:
         return self._empty
 
     def save_session(self, app: Flask, session: Any, response: Any) -> None:

@@ -149,8 +149,8 @@ class _Parameter:
 
 #: where each parameter location lives; only the one asked for is parsed (cookies and the
 #: query string are parsed on first use)
-_SOURCES: dict[str, Callable[[Request], Mapping[str, str]]] = {
-    "path": lambda request: request.view_args or {},
+_SOURCES: dict[str, Callable[[Request], Any]] = {  # each has .get(name) -> str | None
+    "path": lambda request: getattr(request, "view_args", None) or {},  # Flask's Request
     "query": lambda request: request.args,
     "header": lambda request: request.headers,
     "cookie": lambda request: request.cookies,

@@ -31,8 +31,8 @@ class FrozenList(list[Any]):
     def _refuse(self, *_: Any, **__: Any) -> None:
         raise TypeError("stored documents are read-only: build a changed copy and put it")
 
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = append = extend = insert = pop = _refuse  # type: ignore[assignment]
-    remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = append = extend = _refuse  # type: ignore[assignment]
+    insert = pop = remove = clear = sort = reverse = _refuse
 
 
 _CONTAINERS = frozenset({dict, list, tuple, FrozenDocument, FrozenList})
