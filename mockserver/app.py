@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
 import vendor_specs
-from mockserver import objectstore
+from mockserver import objectstore, recording
 from mockserver.admin import PREFIX as ADMIN_PREFIX
 from mockserver.admin import admin_blueprint
 from mockserver.apis import load_vendor
-from mockserver.clock import Clock, isoformat
+from mockserver.clock import Clock
 from mockserver.contracts import Contract, ContractError, Operation, load_contract
 from mockserver.engine import Api, Engine
 from mockserver.faults import Faults
 from mockserver.fixtures import load_fixtures, object_store_for, seed
-from mockserver.journal import Entry, Journal
+from mockserver.journal import Journal
 from mockserver.store import StateStore, open_store
 from mockserver.threads import ThreadBudget
 from mockserver.validation import RequestValidator, ResponseValidator
@@ -99,7 +98,7 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     _route_object_store(app, mock.services.objects)
     app.register_blueprint(admin_blueprint(mock, settings.admin_token))
     _install_error_pages(app, mock)
-    _install_journal(app, mock.journal)
+    recording.install(app, mock.journal, mock.services.clock, ADMIN_PREFIX)
     app.extensions["mock"] = mock
     return app
 
@@ -222,26 +221,3 @@ def _api_for_path(apis: Iterable[Api], path: str) -> Api | None:
         if score > best_score:
             best, best_score = api, score
     return best
-
-
-def _install_journal(app: Flask, journal: Journal) -> None:
-    @app.before_request
-    def start_clock() -> None:
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def record(response: Response) -> Response:
-        if request.path.startswith(ADMIN_PREFIX):
-            return response
-        operation: Operation | None = g.get("operation")
-        journal.record(Entry(
-            time=isoformat(app.extensions["mock"].services.clock.now()),
-            method=request.method, path=request.path,
-            query=request.query_string.decode("latin-1"), status=response.status_code,
-            api=operation.api if operation else None,
-            operation=operation.operation_id if operation else None,
-            validation_errors=g.get("validation_errors", []),
-            response_errors=g.get("response_errors", []),
-            duration_ms=round((time.perf_counter() - g.get("started", 0.0)) * 1000, 3),
-        ))
-        return response
