@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from flask import Flask
 
@@ -112,6 +113,14 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _run_waitress(app: Flask, listener: socket.socket, threads: int) -> None:
+    server = make_server(app, listener, threads)
+    _freeze_startup_objects()
+    server.run()
+
+
+def make_server(app: Flask, listener: socket.socket, threads: int) -> Any:
+    """A waitress server on ``listener`` (not yet running): one thread serves, up to
+    ``threads`` while a request sleeps on a latency fault (``mockserver/threads.py``)."""
     from waitress import create_server
 
     # waitress warns "Task queue depth is N" for every request queued in a burst: a
@@ -120,8 +129,7 @@ def _run_waitress(app: Flask, listener: socket.socket, threads: int) -> None:
     server = create_server(app, sockets=[listener], threads=1, ident="mockserver",
                            connection_limit=1000, channel_timeout=30)
     app.extensions["mock"].threads.attach(server.task_dispatcher, most=threads)
-    _freeze_startup_objects()
-    server.run()
+    return server
 
 
 def _freeze_startup_objects() -> None:

@@ -60,7 +60,7 @@ class TeeInput(io.RawIOBase):
 def install(app: Flask, journal: Journal, clock: Clock, skip_prefix: str) -> None:
     """Journal every exchange whose path does not start with ``skip_prefix`` (the admin
     API's own calls would drown what it is there to show)."""
-    app.wsgi_app = _tee_bodies(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = _tee_bodies(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
     @app.before_request
     def start_timer() -> None:
@@ -85,7 +85,8 @@ def _tee_bodies(wsgi_app: WsgiApp) -> WsgiApp:
 
 def _entry(response: Response, clock: Clock) -> Entry:
     # the proxies resolved once: each ``g.x`` or ``request.x`` costs a context lookup
-    state, incoming = vars(g._get_current_object()), request._get_current_object()
+    state = vars(g._get_current_object())
+    incoming = request._get_current_object()  # type: ignore[attr-defined]
     seconds = time.perf_counter() - state.get("started", time.perf_counter())
     operation: Operation | None = state.get("operation")
     environ = incoming.environ
