@@ -63,6 +63,19 @@ class Mock:
             self.services.store.clear()
             seed(self.services, self.fixtures, self.vendors)
 
+    def reseed(self) -> None:
+        """State and uploaded objects back to the fixtures, as ``reset`` does, while the
+        clock, the fault rules and the journal stay (``serve --watch`` on a reload)."""
+        store = self.services.store
+        with store.transaction():
+            clock, rules = self.services.clock.snapshot(), self.faults.rules()
+            journal = self.journal.newest_first()
+            store.clear()
+            self.services.clock.restore(clock)
+            self.faults.restore(rules)
+            self.journal.restore(journal)
+            seed(self.services, self.fixtures, self.vendors)
+
     def seed_if_empty(self) -> None:
         with self.services.store.transaction():
             if self.services.store.is_empty():

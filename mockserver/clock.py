@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
-from mockserver.store import StateStore
+from mockserver.store import Document, StateStore
 
 _KIND = "meta"
 _KEY = "clock"
@@ -55,6 +55,14 @@ def parse_datetime(text: str) -> datetime:
 class Clock:
     def __init__(self, store: StateStore) -> None:
         self._store = store
+
+    def snapshot(self) -> Document | None:
+        """What ``restore`` needs to put the clock back after the store was cleared."""
+        return self._store.get(_KIND, _KEY)
+
+    def restore(self, snapshot: Document | None) -> None:
+        if snapshot is not None:
+            self._store.put(_KIND, _KEY, snapshot)
 
     def _offset(self) -> timedelta:
         record = self._store.get(_KIND, _KEY)

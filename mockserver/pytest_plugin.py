@@ -196,7 +196,7 @@ def _start_in_thread(options: Options) -> MockServer:
     except ValueError as error:  # ContractError, FixturesError, StoreSpecError
         pytest.fail(f"mockserver did not start: {error}", pytrace=False)
     listener = socket.create_server(("127.0.0.1", 0))
-    server = make_server(app, listener, threads=8)
+    server = make_server(app, app.extensions["mock"].threads, listener, threads=8)
     thread = threading.Thread(target=server.run, name="mockserver", daemon=True)
     thread.start()
 
