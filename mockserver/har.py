@@ -27,12 +27,18 @@ def to_har(entries: Iterable[Mapping[str, Any]]) -> str:
     out = io.StringIO()
     with harfile.open(out, creator=CREATOR) as archive:
         for entry in entries:
-            archive.add_entry(
-                startedDateTime=entry["time"], time=entry["duration_ms"],
-                request=_request(entry), response=_response(entry),
-                timings=harfile.Timings(send=0, wait=entry["duration_ms"], receive=0),
-                comment=_comment(entry))
+            add(archive, entry)
     return out.getvalue()
+
+
+def add(archive: harfile.HarFile, entry: Mapping[str, Any]) -> None:
+    """One journal entry into an archive being written (``harfile.open(path)``), so a
+    recording can grow one exchange at a time."""
+    archive.add_entry(
+        startedDateTime=entry["time"], time=entry["duration_ms"],
+        request=_request(entry), response=_response(entry),
+        timings=harfile.Timings(send=0, wait=entry["duration_ms"], receive=0),
+        comment=_comment(entry))
 
 
 def _request(entry: Mapping[str, Any]) -> harfile.Request:
