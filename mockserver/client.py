@@ -50,7 +50,7 @@ class Admin:
         self.faults = Faults(self)
 
     def __repr__(self) -> str:
-        return f"Admin({self.origin!r})"
+        return f"{type(self).__name__}({self.origin!r})"
 
     def base_url(self, api: str) -> str:
         """Where the mock serves an API: what a client under test uses as its base URL."""

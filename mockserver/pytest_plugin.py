@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, Any
@@ -66,7 +66,7 @@ class Options:
 class MockServer(Admin):
     """A mock this plugin started: the admin client, and how to stop the server."""
 
-    def __init__(self, origin: str, options: Options, stop: Any) -> None:
+    def __init__(self, origin: str, options: Options, stop: Callable[[], None]) -> None:
         super().__init__(origin)
         self.options, self._stop = options, stop
 
