@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -113,12 +114,18 @@ def _entry(response: Response, clock: Clock) -> Entry:
 
 def _headers(environ: dict[str, Any]) -> Headers:
     """Werkzeug's ``EnvironHeaders`` items, at a third of their cost."""
-    headers = [(key[5:].replace("_", "-").title(), value)
-               for key, value in environ.items() if key[:5] == "HTTP_"]
+    headers = [(_header_name(key), value) for key, value in environ.items() if key[:5] == "HTTP_"]
     for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
         if environ.get(key):
             headers.append((name, environ[key]))
     return headers
+
+
+@lru_cache(maxsize=512)
+def _header_name(key: str) -> str:
+    """``HTTP_USER_AGENT`` -> ``User-Agent``; clients send the same few names again and
+    again."""
+    return key[5:].replace("_", "-").title()
 
 
 def _url(environ: dict[str, Any], query: str) -> str:
