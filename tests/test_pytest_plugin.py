@@ -105,7 +105,8 @@ def test_the_fixture_and_the_readme_example_as_a_user_meets_them(pytester):
     """One pytest run (servers cost a second or two each to start): the README's example
     shares the ini's uplift-only server; the marker's gets another; in-process a third."""
     pytester.makeini("[pytest]\nmockserver_apis = uplift\n")
-    pytester.makepyfile(test_client=PLUGIN_TESTS, test_swing_uploader=readme_example())
+    pytester.makepyfile(test_uses_the_mockserver_fixture=PLUGIN_TESTS,
+                        test_swing_uploader=readme_example())
     result = pytester.runpytest("-p", "no:cacheprovider", "-v")
     result.assert_outcomes(passed=7, failed=1, errors=1)
     result.stdout.fnmatch_lines([
