@@ -13,6 +13,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from mockserver.clock import isoformat, parse_datetime
 from mockserver.faults import FaultRuleError
+from mockserver.har import to_har
+from mockserver.journal import FilterError, parse_query
 
 PREFIX = "/__admin"
 
@@ -53,12 +55,26 @@ def admin_blueprint(mock: Any, admin_token: str | None) -> Blueprint:
     def move_clock() -> Response:
         return jsonify(now=isoformat(_move_clock(mock.services.clock, _json_object())))
 
+    operations = {name: [operation.operation_id for operation in api.contract.operations]
+                  for name, api in mock.apis.items()}
+
+    def search() -> tuple[int, list[dict[str, Any]]]:
+        try:
+            query = parse_query(request.args.to_dict(flat=False), operations)
+        except FilterError as error:
+            raise AdminError(400, str(error)) from None
+        return mock.journal.search(query)  # type: ignore[no-any-return]
+
     @blueprint.get("/requests")
     def journal() -> Response:
-        limit = request.args.get("limit", "1000")
-        if not (limit.isascii() and limit.isdigit()):
-            raise AdminError(400, "limit must be a non-negative integer")
-        return jsonify(requests=mock.journal.newest_first(int(limit)))
+        count, entries = search()
+        return jsonify(count=count, requests=entries)
+
+    @blueprint.get("/requests.har")
+    def journal_as_har() -> Response:
+        _count, entries = search()
+        return Response(to_har(reversed(entries)), content_type="application/json",
+                        headers={"Content-Disposition": 'attachment; filename="mockserver.har"'})
 
     @blueprint.get("/faults")
     def list_faults() -> Response:

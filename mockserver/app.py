@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed
 from werkzeug.routing import PathConverter
 
 import vendor_specs
-from mockserver import objectstore
+from mockserver import objectstore, recording
 from mockserver.admin import PREFIX as ADMIN_PREFIX
 from mockserver.admin import admin_blueprint
 from mockserver.apis import load_vendor
-from mockserver.clock import Clock, isoformat
+from mockserver.clock import Clock
 from mockserver.contracts import Contract, ContractError, Operation, load_contract
 from mockserver.cors import CorsPolicy, options_response
 from mockserver.engine import Api, Engine
 from mockserver.faults import Faults
 from mockserver.fixtures import load_fixtures, object_store_for, seed
-from mockserver.journal import Entry, Journal
+from mockserver.journal import Journal
 from mockserver.publicurl import as_seen_by_clients
 from mockserver.store import StateStore, open_store
 from mockserver.threads import ThreadBudget
@@ -71,6 +70,19 @@ class Mock:
             self.services.clock.reread()
             seed(self.services, self.fixtures, self.vendors)
 
+    def reseed(self) -> None:
+        """State and uploaded objects back to the fixtures, as ``reset`` does, while the
+        clock, the fault rules and the journal stay (``serve --watch`` on a reload)."""
+        store = self.services.store
+        with store.transaction():
+            clock, rules = self.services.clock.snapshot(), self.faults.rules()
+            journal = self.journal.newest_first()
+            store.clear()
+            self.services.clock.restore(clock)
+            self.faults.restore(rules)
+            self.journal.restore(journal)
+            seed(self.services, self.fixtures, self.vendors)
+
     def seed_if_empty(self) -> None:
         with self.services.store.transaction():
             if self.services.store.is_empty():
@@ -111,7 +123,8 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     _install_error_pages(app, mock)
     exposed = [name for api in mock.apis.values() for name in api.contract.response_headers]
     _install_cors(app, CorsPolicy.of(settings.cors_origins, exposed), accepted_headers)
-    _install_journal(app, mock.journal)
+    _pin_clock_per_request(app, mock.services.clock)
+    recording.install(app, mock.journal, mock.services.clock, ADMIN_PREFIX)
     app.wsgi_app = as_seen_by_clients(  # type: ignore[method-assign,assignment]
         app.wsgi_app, settings.public_url)
     return app
@@ -290,31 +303,11 @@ def _api_for_path(apis: Iterable[Api], path: str) -> Api | None:
     return best
 
 
-def _install_journal(app: Flask, journal: Journal) -> None:
-    clock = app.extensions["mock"].services.clock
-
-    @app.before_request
-    def start_clock() -> None:
-        g.started = time.perf_counter()
-        clock.pin()
+def _pin_clock_per_request(app: Flask, clock: Clock) -> None:
+    """One reading of the clock's offset per request: with a shared store each reading is
+    a round trip, and a request should see one moment anyway."""
+    app.before_request(clock.pin)
 
     @app.teardown_request
     def release_clock(_error: BaseException | None) -> None:
         clock.unpin()
-
-    @app.after_request
-    def record(response: Response) -> Response:
-        if request.path.startswith(ADMIN_PREFIX):
-            return response
-        operation: Operation | None = g.get("operation")
-        journal.record(Entry(
-            time=isoformat(clock.now()),
-            method=request.method, path=request.path,
-            query=request.query_string.decode("latin-1"), status=response.status_code,
-            api=operation.api if operation else None,
-            operation=operation.operation_id if operation else None,
-            validation_errors=g.get("validation_errors", []),
-            response_errors=g.get("response_errors", []),
-            duration_ms=round((time.perf_counter() - g.get("started", 0.0)) * 1000, 3),
-        ))
-        return response

@@ -15,18 +15,20 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
-
-from flask import Flask
+from typing import Any
 
 import vendor_specs
+from mockserver import watch
 from mockserver.app import Settings, build_mock, create_app
 from mockserver.contracts import ContractError
 from mockserver.cors import OriginError, normalize_origin
 from mockserver.fixtures import FixturesError
 from mockserver.publicurl import PublicUrlError, check_public_url
 from mockserver.store import StoreSpecError
+from mockserver.threads import ThreadBudget
 
 USAGE_ERROR = 2
+WsgiApp = Callable[..., Any]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                             "(otherwise one: faster under the GIL)")
     serve.add_argument("--validate-responses", action="store_true",
                        help="check every response against the spec; a violation becomes a 500")
+    serve.add_argument("--watch", action="store_true",
+                       help="reload the fixtures and specs when they change (state reseeded; "
+                            "clock, fault rules and journal kept)")
     serve.add_argument("--admin-token",
                        help="require this bearer token on /__admin (needed off loopback)")
     serve.add_argument("--cors-origin", action="append", type=_checked(normalize_origin),
@@ -99,6 +104,8 @@ def _positive(text: str) -> int:
 
 
 def _serve(arguments: argparse.Namespace) -> int:
+    if arguments.workers > 1 and arguments.watch:
+        raise StoreSpecError("--watch reloads one process: use it with --workers 1")
     settings = Settings(
         apis=tuple(dict.fromkeys(arguments.api or vendor_specs.API_NAMES)),
         fixtures=arguments.fixtures, state=arguments.state,
@@ -117,7 +124,13 @@ def _serve(arguments: argparse.Namespace) -> int:
     print(f"mockserver: serving {', '.join(settings.apis)} on "
           f"http://{arguments.host}:{listener.getsockname()[1]}", file=sys.stderr, flush=True)
     if arguments.workers == 1:
-        _run_waitress(create_app(settings, mock), listener, arguments.threads)
+        app: WsgiApp
+        if arguments.watch:
+            app = watch.Reloading(settings, mock)
+            watch.start(app)
+        else:
+            app = create_app(settings, mock)
+        _run_waitress(app, mock.threads, listener, arguments.threads)
         return 0
     mock.services.store.close()
     return _prefork(settings, listener, arguments.workers, arguments.threads)
@@ -136,7 +149,17 @@ def _bind(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _run_waitress(app: Flask, listener: socket.socket, threads: int) -> None:
+def _run_waitress(app: WsgiApp, budget: ThreadBudget, listener: socket.socket,
+                  threads: int) -> None:
+    server = make_server(app, budget, listener, threads)
+    _freeze_startup_objects()
+    server.run()
+
+
+def make_server(app: WsgiApp, budget: ThreadBudget, listener: socket.socket,
+                threads: int) -> Any:
+    """A waitress server on ``listener`` (not yet running): one thread serves, up to
+    ``threads`` while a request sleeps on a latency fault (``mockserver/threads.py``)."""
     from waitress import create_server
 
     # waitress warns "Task queue depth is N" for every request queued in a burst: a
@@ -146,9 +169,8 @@ def _run_waitress(app: Flask, listener: socket.socket, threads: int) -> None:
     server = create_server(app, sockets=[listener], threads=1, ident="mockserver",
                            connection_limit=1000, channel_timeout=30,
                            clear_untrusted_proxy_headers=False)
-    app.extensions["mock"].threads.attach(server.task_dispatcher, most=threads)
-    _freeze_startup_objects()
-    server.run()
+    budget.attach(server.task_dispatcher, most=threads)
+    return server
 
 
 def _freeze_startup_objects() -> None:
@@ -166,7 +188,8 @@ def _prefork(settings: Settings, listener: socket.socket, workers: int, threads:
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            _run_waitress(create_app(settings), listener, threads)
+            app = create_app(settings)
+            _run_waitress(app, app.extensions["mock"].threads, listener, threads)
             os._exit(0)
         children.append(pid)
 
