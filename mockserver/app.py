@@ -19,6 +19,7 @@ from mockserver.admin import admin_blueprint
 from mockserver.apis import load_vendor
 from mockserver.clock import Clock, isoformat
 from mockserver.contracts import Contract, ContractError, Operation, load_contract
+from mockserver.dashboard import dashboard_blueprint
 from mockserver.engine import Api, Engine
 from mockserver.faults import Faults
 from mockserver.fixtures import load_fixtures, object_store_for, seed
@@ -98,6 +99,7 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     _route_trailing_slashes(app, mock)
     _route_object_store(app, mock.services.objects)
     app.register_blueprint(admin_blueprint(mock, settings.admin_token))
+    app.register_blueprint(dashboard_blueprint(mock, settings.admin_token))
     _install_error_pages(app, mock)
     _install_journal(app, mock.journal)
     app.extensions["mock"] = mock
