@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import requests
 
-from conftest import RunningMock, start_mock
+from broken_proxy import BrokenProxy, set_status
+from conftest import UPLIFT_AUTH, RunningMock, start_mock, start_proxy, uplift_capture
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 INSTALL = "apt-get install -y chromium chromium-driver"
@@ -29,12 +30,7 @@ INSTALL = "apt-get install -y chromium chromium-driver"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1200,760")
-UPLIFT_KEY = {"Authorization": "Bearer upl_live_pinecrest_8f2d61c0b7a94e3f"}
-CAPTURE = {"athlete_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-           "session_group_id": "11111111-2222-3333-4444-555555555555",
-           "file_name": "swing-042.mov",
-           "camera_configuration": {"camera_setup_selection": "single.down_the_line"},
-           "movement_attributes": {"activity": "golf", "movement": "full_swing"}}
+CAPTURE = uplift_capture("swing-042.mov")
 TOKEN = "dashboard-s3cret"
 
 
@@ -74,13 +70,36 @@ def wait_until(browser: Any, condition: Callable[[], Any], timeout: float = 15) 
 
 
 def open_view(browser: Any, server: RunningMock, view: str) -> None:
+    """The page, once its script has polled the view at least once."""
     browser.get("about:blank")  # a new page, not a jump to another #view of the last one
     browser.get(server.url(f"/__admin/ui#{view}"))
-    wait_until(browser, lambda: browser.find_element("id", view).is_displayed())
+    wait_until(browser, lambda: browser.find_element("id", view).is_displayed()
+               and browser.execute_script("return Number(document.body.dataset.polls || 0)"))
 
+
+# The page swaps in fresh fragments every second: what lies inside them is read and
+# clicked in one script call, never through an element found earlier (it may be gone).
 
 def text_of(browser: Any, selector: str) -> str:
-    return str(browser.find_element("css selector", selector).text)
+    return str(browser.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''",
+        selector))
+
+
+def texts_of(browser: Any, selector: str) -> list[str]:
+    return list(browser.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText)",
+        selector))
+
+
+def click(browser: Any, selector: str) -> None:
+    browser.execute_script("document.querySelector(arguments[0]).click()", selector)
+
+
+def style_of(browser: Any, selector: str, name: str) -> str:
+    return str(browser.execute_script(
+        "return getComputedStyle(document.querySelector(arguments[0]))[arguments[1]]",
+        selector, name))
 
 
 def screenshot(browser: Any, view: str) -> None:
@@ -121,43 +140,41 @@ def test_the_page_loads_each_view_with_no_script_error(browser, mock):
 
 def test_a_request_sent_to_an_api_appears_in_the_journal(browser, mock):
     open_view(browser, mock, "journal")
-    created = requests.post(mock.url("/v1/captures"), json=CAPTURE, headers=UPLIFT_KEY,
+    created = requests.post(mock.url("/v1/captures"), json=CAPTURE, headers=UPLIFT_AUTH,
                             timeout=10)
     invalid = requests.post(mock.url("/v1/captures"), json={**CAPTURE, "file_name": "a/b.txt"},
-                            headers=UPLIFT_KEY, timeout=10)
+                            headers=UPLIFT_AUTH, timeout=10)
     assert (created.status_code, invalid.status_code) == (200, 400)
-    entries = wait_until(browser, lambda: len(
-        browser.find_elements("css selector", "#journal-list .entry")) == 2 and
-        browser.find_elements("css selector", "#journal-list .entry"))
-    newest, older = entries
-    assert "POST" in newest.text and "/v1/captures" in newest.text and "400" in newest.text
-    assert "uplift.createCapture" in older.text and "200" in older.text
-    # newest first; the refused one carries its validation errors, in red
-    assert "invalid" in newest.get_attribute("class").split()
-    errors = newest.find_element("css selector", ".errors")
-    assert errors.value_of_css_property("color") == "rgba(196, 35, 28, 1)"
-    newest.find_element("tag name", "summary").click()
-    assert "body.file_name" in errors.text
-    assert "invalid" not in older.get_attribute("class").split()
+    entries = "#journal-list .entry"
+    newest, older = wait_until(browser, lambda: len(texts_of(browser, entries)) == 2
+                               and texts_of(browser, f"{entries} summary"))
+    assert "POST" in newest and "/v1/captures" in newest and "400" in newest
+    assert "uplift.createCapture" in older and "200" in older
+    # newest first; only the refused one carries validation errors, in red
+    assert len(texts_of(browser, f"{entries}.invalid")) == 1
+    first = f"{entries}:nth-child(1)"
+    assert style_of(browser, f"{first} .errors", "color") == "rgb(196, 35, 28)"
+    click(browser, f"{first} summary")
+    assert "body.file_name" in text_of(browser, f"{first} .errors")
     # still open after the next polls, which replace the list
-    requests.get(mock.url("/v1/captures"), headers=UPLIFT_KEY, timeout=10)
-    wait_until(browser, lambda: len(
-        browser.find_elements("css selector", "#journal-list .entry")) == 3)
-    reopened = browser.find_elements("css selector", "#journal-list .entry")[1]
-    assert reopened.get_attribute("open") == "true" and "body.file_name" in reopened.text
+    requests.get(mock.url("/v1/captures"), headers=UPLIFT_AUTH, timeout=10)
+    wait_until(browser, lambda: len(texts_of(browser, entries)) == 3)
+    second = f"{entries}:nth-child(2)"
+    assert browser.execute_script(f"return document.querySelector('{second}').open")
+    assert "body.file_name" in text_of(browser, second)
     screenshot(browser, "journal")
 
 
 def test_the_state_view_shows_the_resources_the_mock_holds(browser, mock):
-    session_id = requests.post(mock.url("/v1/captures"), json=CAPTURE, headers=UPLIFT_KEY,
+    session_id = requests.post(mock.url("/v1/captures"), json=CAPTURE, headers=UPLIFT_AUTH,
                                timeout=10).json()["session_id"]
     state = requests.get(mock.url("/__admin/state"), timeout=10).json()["apis"]
     assert [item["key"] for item in state["uplift"]["capture"]["items"]] == [session_id]
     assert {"org", "api_key", "athlete", "session_group", "capture"} == set(state["uplift"])
     assert {"user", "session", "environment", "capture"} == set(state["mycrt"])
     open_view(browser, mock, "state")
-    uplift = browser.find_element("css selector", '.api-state[data-api="uplift"]')
-    assert session_id in uplift.text and "swing-042.mov" in uplift.text
+    uplift = text_of(browser, '.api-state[data-api="uplift"]')
+    assert session_id in uplift and "swing-042.mov" in uplift
     screenshot(browser, "state")
 
 
@@ -185,7 +202,7 @@ def test_a_fault_added_from_the_page_makes_the_next_request_fail(browser, mock):
     browser.find_element("id", "fault-status").send_keys("503")
     browser.find_element("id", "add-fault").click()
     wait_until(browser, lambda: "listCaptures" in text_of(browser, "[data-part=faults]"))
-    failed = requests.get(mock.url("/v1/captures"), headers=UPLIFT_KEY, timeout=10)
+    failed = requests.get(mock.url("/v1/captures"), headers=UPLIFT_AUTH, timeout=10)
     assert failed.status_code == 503 and failed.json()["error"]
     rules = requests.get(mock.url("/__admin/faults"), timeout=10).json()["faults"]
     assert [(rule["api"], rule["operation"], rule["status"]) for rule in rules] == [
@@ -200,23 +217,23 @@ def test_a_fault_added_from_the_page_makes_the_next_request_fail(browser, mock):
     browser.find_element("id", "clear-faults").click()
     wait_until(browser, lambda: not requests.get(mock.url("/__admin/faults"),
                                                  timeout=10).json()["faults"])
-    assert requests.get(mock.url("/v1/captures"), headers=UPLIFT_KEY,
+    assert requests.get(mock.url("/v1/captures"), headers=UPLIFT_AUTH,
                         timeout=10).status_code == 200
 
 
 def test_reset_from_the_page_restores_the_fixtures(browser, mock):
-    session_id = requests.post(mock.url("/v1/captures"), json=CAPTURE, headers=UPLIFT_KEY,
+    session_id = requests.post(mock.url("/v1/captures"), json=CAPTURE, headers=UPLIFT_AUTH,
                                timeout=10).json()["session_id"]
     mock.advance(86400 * 30)
     open_view(browser, mock, "journal")
-    wait_until(browser, lambda: browser.find_elements("css selector", "#journal-list .entry"))
+    wait_until(browser, lambda: texts_of(browser, "#journal-list .entry"))
     browser.find_element("id", "reset").click()
     wait_until(browser, lambda: "Reset" in text_of(browser, "#notice"))
-    assert requests.get(mock.url(f"/v1/captures/{session_id}"), headers=UPLIFT_KEY,
+    assert requests.get(mock.url(f"/v1/captures/{session_id}"), headers=UPLIFT_AUTH,
                         timeout=10).status_code == 404
     assert abs(mock_now(mock) - datetime.now(mock_now(mock).tzinfo)) < timedelta(minutes=1)
-    wait_until(browser, lambda: len(browser.find_elements(
-        "css selector", "#journal-list .entry")) == 1)  # only the 404 just sent
+    wait_until(browser, lambda: len(texts_of(browser, "#journal-list .entry")) == 1)
+    assert "404" in text_of(browser, "#journal-list .entry")  # only the one just sent
 
 
 @pytest.fixture(scope="module")
@@ -270,3 +287,25 @@ def test_the_dashboard_cookie_needs_the_header_for_changes(guarded):
     assert allowed.status_code == 200
     wrong = requests.get(guarded.url("/__admin/ui?token=nope"), timeout=10)
     assert wrong.status_code == 401 and "Set-Cookie" not in wrong.headers
+
+
+def test_the_proxys_dashboard_shows_each_violation_with_its_grade(browser, mock):
+    with BrokenProxy(mock.origin, set_status("POST", "/v1/captures", 201)) as broken:
+        proxy = start_proxy(broken.url("/v1"))
+        try:
+            requests.post(proxy.url("/v1/captures"), json=CAPTURE, headers=UPLIFT_AUTH,
+                          timeout=10)
+            open_view(browser, proxy, "journal")
+            assert "proxy for uplift" in text_of(browser, "header")
+            entry = "#journal-list .entry.invalid"
+            wait_until(browser, lambda: text_of(browser, entry))
+            click(browser, f"{entry} summary")
+            assert text_of(browser, f"{entry} .grade") == "DOCUMENT"  # the style upper-cases
+            assert "response.status: 201 is not documented" in text_of(browser, entry)
+            assert '"POST /captures"' in text_of(browser, entry)
+            request, response = texts_of(browser, f"{entry} .panel")
+            assert '"file_name": "swing-042.mov"' in request
+            assert '"session_id"' in response and "Content-Type" in response
+            screenshot(browser, "proxy")
+        finally:
+            proxy.stop()

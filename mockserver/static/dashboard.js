@@ -75,6 +75,7 @@
       const [clock, part] = await Promise.all([get("/clock"), get(`/ui/part/${view}`)]);
       document.getElementById("header-now").textContent = (await clock.json()).now;
       swap(container, await part.text());
+      body.dataset.polls = String(Number(body.dataset.polls || 0) + 1); // tests wait on it
       live(true);
     } catch (error) {
       live(false);
