@@ -113,7 +113,7 @@ def _harden(response: Response) -> Response:
 def _context(mock: Any) -> dict[str, Any]:
     return {"apis": list(mock.apis), "upstream": getattr(mock, "upstream", None),
             "now": isoformat(mock.services.clock.now()),
-            "admin_base": request.script_root + PREFIX}
+            "admin_base": request.script_root + PREFIX, "journal_rows": JOURNAL_ROWS}
 
 
 # -- the views' data ---------------------------------------------------------------------

@@ -56,7 +56,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def mock(mock_factory) -> Iterator[RunningMock]:
-    server = mock_factory("--api", "uplift", "--api", "mycrt")
+    server = mock_factory()  # the session's mock of all four APIs
     server.reset()
     yield server
     server.reset()
@@ -309,3 +309,16 @@ def test_the_proxys_dashboard_shows_each_violation_with_its_grade(browser, mock)
             screenshot(browser, "proxy")
         finally:
             proxy.stop()
+
+
+def test_off_loopback_without_a_token_the_dashboard_is_refused():
+    """As the admin API: only loopback reaches tests, so the remote browser is simulated in
+    process, with the real app and a request from another address."""
+    from mockserver.app import Settings, create_app
+
+    client = create_app(Settings(apis=("uplift",))).test_client()
+    remote = {"REMOTE_ADDR": "192.0.2.10"}
+    for path in ("/__admin/ui", "/__admin/ui/part/journal", "/__admin/state"):
+        refused = client.get(path, environ_base=remote)
+        assert refused.status_code == 403 and "loopback" in refused.json["message"], path
+    assert client.get("/__admin/ui").status_code == 200  # the test client is loopback

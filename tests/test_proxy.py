@@ -168,18 +168,15 @@ def test_planted_bugs_are_reported_in_the_journal_and_on_stderr_with_their_grade
     (["--upstream", "http://127.0.0.1:{closed}/v1"], "cannot reach the upstream"),
     (["--upstream", "{upstream}", "--record", "/nonexistent/dir/x.har"],
      "cannot write the recording"),
-    (["--upstream", "{upstream}", "--api", "nosuchapi"], "invalid choice"),
     ([], "the following arguments are required: --upstream"),
 ])
 def test_a_bad_start_is_one_line_and_exit_2(upstream, options, message):
     closed = free_port()
     command = [sys.executable, "-m", "mockserver", "proxy", "--port", str(free_port()),
-               *[option.format(closed=closed, upstream=upstream.url("/v1"))
+               "--api", "uplift", *[option.format(closed=closed, upstream=upstream.url("/v1"))
                  for option in options]]
-    if "--api" not in options:
-        command += ["--api", "uplift"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
-    if not message.startswith(("invalid", "the following")):  # argparse adds its usage line
+    if not message.startswith("the following"):  # argparse adds its usage line
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
