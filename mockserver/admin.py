@@ -3,14 +3,13 @@ journal and faults. It answers only on loopback unless the server was given a to
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import math
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from mockserver.adminauth import refusal
 from mockserver.clock import isoformat, parse_datetime
 from mockserver.faults import FaultRuleError
 from mockserver.har import to_har
@@ -98,21 +97,11 @@ def admin_blueprint(mock: Any, admin_token: str | None) -> Blueprint:
 
 def _guard(admin_token: str | None) -> Callable[[], None]:
     def guard() -> None:
-        if admin_token is not None:
-            presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
-            if not hmac.compare_digest(presented.encode(), admin_token.encode()):
-                raise AdminError(401, "the admin API needs 'Authorization: Bearer <admin token>'")
-        elif not _is_loopback(request.remote_addr):
-            raise AdminError(403, "the admin API answers only on loopback without --admin-token")
+        refused = refusal(admin_token, request)
+        if refused is not None:
+            raise AdminError(*refused)
 
     return guard
-
-
-def _is_loopback(address: str | None) -> bool:
-    try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 def _json_object() -> dict[str, Any]:

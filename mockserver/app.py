@@ -19,6 +19,7 @@ from mockserver.apis import load_vendor
 from mockserver.clock import Clock
 from mockserver.contracts import Contract, ContractError, Operation, load_contract
 from mockserver.cors import CorsPolicy, options_response
+from mockserver.dashboard import dashboard_blueprint
 from mockserver.engine import Api, Engine
 from mockserver.faults import Faults
 from mockserver.fixtures import load_fixtures, object_store_for, seed
@@ -119,6 +120,7 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     accepted_headers.update(_route_trailing_slashes(app, mock))
     accepted_headers.update(_route_object_store(app, mock.services.objects))
     app.register_blueprint(admin_blueprint(mock, settings.admin_token))
+    app.register_blueprint(dashboard_blueprint(mock, settings.admin_token))
     app.extensions["mock"] = mock
     _install_error_pages(app, mock)
     exposed = [name for api in mock.apis.values() for name in api.contract.response_headers]

@@ -1,4 +1,5 @@
-"""``mockserver serve``: the options and exit behaviour fixed by INTERFACES.md.
+"""``mockserver serve`` and ``mockserver proxy``: the options and exit behaviour fixed by
+INTERFACES.md.
 
 Anything wrong at start (bad option, busy port, invalid spec or fixtures) is one line on
 stderr and exit status 2, never a traceback.
@@ -33,11 +34,8 @@ WsgiApp = Callable[..., Any]
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
-    if arguments.command != "serve":
-        _parser().print_help()
-        return USAGE_ERROR
     try:
-        return _serve(arguments)
+        return _proxy(arguments) if arguments.command == "proxy" else _serve(arguments)
     except (ContractError, FixturesError, StoreSpecError, OSError) as error:
         print(f"mockserver: {error}", file=sys.stderr)
         return USAGE_ERROR
@@ -76,6 +74,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", type=_checked(check_public_url), metavar="URL",
                        help="the origin of every URL the mock hands out (default: the "
                             "request's Host, or X-Forwarded-Host/-Proto behind a proxy)")
+    proxy = commands.add_parser(
+        "proxy", help="forward one API to the real service, checking both ways against its spec")
+    proxy.add_argument("--api", required=True, choices=vendor_specs.API_NAMES,
+                       help="the API whose contract the traffic is checked against")
+    proxy.add_argument("--upstream", required=True,
+                       help="the API's base URL at the real service, e.g. https://api.uplift.ai/v1")
+    proxy.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    proxy.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    proxy.add_argument("--record", metavar="PATH.har",
+                       help="keep every exchange, whole, as HTTP Archive 1.2")
+    proxy.add_argument("--admin-token",
+                       help="require this bearer token on /__admin (needed off loopback)")
     return parser
 
 
@@ -136,6 +146,35 @@ def _serve(arguments: argparse.Namespace) -> int:
     return _prefork(settings, listener, arguments.workers, arguments.threads)
 
 
+def _proxy(arguments: argparse.Namespace) -> int:
+    """Checks the upstream answers before listening: a typo fails at once, with exit 2."""
+    from mockserver.harrecord import Recorder
+    from mockserver.proxy import ProxySettings, create_proxy_app
+    from mockserver.upstream import Upstream
+
+    upstream = Upstream(arguments.upstream)
+    upstream.check_reachable()
+    recorder = Recorder(arguments.record) if arguments.record else None
+    try:
+        settings = ProxySettings(arguments.api, upstream.base_url, arguments.admin_token)
+        app = create_proxy_app(settings, upstream, _report, recorder)
+        listener = _bind(arguments.host, arguments.port)
+        base = app.extensions["mock"].apis[arguments.api].contract.base_path
+        print(f"mockserver: proxying {arguments.api} at http://{arguments.host}:"
+              f"{listener.getsockname()[1]}{base} to {upstream.base_url}",
+              file=sys.stderr, flush=True)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # close the recording
+        _run_waitress(app, None, listener, threads=8)
+    finally:
+        if recorder is not None:
+            recorder.close()
+    return 0
+
+
+def _report(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -149,27 +188,30 @@ def _bind(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _run_waitress(app: WsgiApp, budget: ThreadBudget, listener: socket.socket,
+def _run_waitress(app: WsgiApp, budget: ThreadBudget | None, listener: socket.socket,
                   threads: int) -> None:
     server = make_server(app, budget, listener, threads)
     _freeze_startup_objects()
     server.run()
 
 
-def make_server(app: WsgiApp, budget: ThreadBudget, listener: socket.socket,
+def make_server(app: WsgiApp, budget: ThreadBudget | None, listener: socket.socket,
                 threads: int) -> Any:
-    """A waitress server on ``listener`` (not yet running): one thread serves, up to
-    ``threads`` while a request sleeps on a latency fault (``mockserver/threads.py``)."""
+    """A waitress server on ``listener`` (not yet running). With a ``budget`` (the mock),
+    one thread serves, up to ``threads`` while a request sleeps on a latency fault
+    (``mockserver/threads.py``); without (the proxy, which waits on its upstream),
+    ``threads`` threads serve from the start."""
     from waitress import create_server
 
     # waitress warns "Task queue depth is N" for every request queued in a burst: a
     # supervisor that pipes stderr and never reads it would fill the pipe and stall us
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     # X-Forwarded-Host/-Proto reach the app, whose ProxyFix reads them (mockserver/publicurl.py)
-    server = create_server(app, sockets=[listener], threads=1, ident="mockserver",
-                           connection_limit=1000, channel_timeout=30,
+    server = create_server(app, sockets=[listener], threads=1 if budget else threads,
+                           ident="mockserver", connection_limit=1000, channel_timeout=30,
                            clear_untrusted_proxy_headers=False)
-    budget.attach(server.task_dispatcher, most=threads)
+    if budget is not None:
+        budget.attach(server.task_dispatcher, most=threads)
     return server
 
 

@@ -61,6 +61,10 @@ class Entry:
     response_errors: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
     http_version: str = "HTTP/1.1"
+    #: what only ``mockserver proxy`` knows: where it forwarded to, and each broken rule
+    #: graded (side, field, message, grade, pointer, source)
+    upstream: str | None = None
+    violations: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FilterError(ValueError):
@@ -87,7 +91,7 @@ class Journal:
         self._store = store
 
     def record(self, entry: Entry) -> None:
-        self._store.append(_KIND, _document(entry), CAPACITY)
+        self._store.append(_KIND, document(entry), CAPACITY)
 
     def newest_first(self, limit: int = CAPACITY) -> list[Document]:
         return self._store.recent(_KIND, min(limit, CAPACITY))
@@ -170,27 +174,34 @@ def _limit(limit: str | None) -> int:
     return min(int(limit), CAPACITY)
 
 
-def _document(entry: Entry) -> Document:
-    return {
+def document(entry: Entry, body_limit: int | None = BODY_LIMIT) -> Document:
+    """The entry as the journal keeps it; ``body_limit`` None keeps bodies whole (a HAR
+    recording)."""
+    kept: Document = {
         "id": f"{_PROCESS}-{next(_SEQUENCE)}",
         "time": entry.time, "method": entry.method, "path": entry.path, "query": entry.query,
         "status": entry.status, "api": entry.api, "operation": entry.operation,
         "validation_errors": entry.validation_errors,
         "response_errors": entry.response_errors, "duration_ms": entry.duration_ms,
         "url": entry.url, "http_version": entry.http_version,
-        "request": {"headers": entry.request.headers, "body": body_record(entry.request)},
-        "response": {"headers": entry.response.headers, "body": body_record(entry.response)},
+        "request": {"headers": entry.request.headers,
+                    "body": body_record(entry.request, body_limit)},
+        "response": {"headers": entry.response.headers,
+                     "body": body_record(entry.response, body_limit)},
     }
+    if entry.upstream is not None:
+        kept.update(upstream=entry.upstream, violations=entry.violations)
+    return kept
 
 
-def body_record(message: Message) -> Document | None:
+def body_record(message: Message, limit: int | None = BODY_LIMIT) -> Document | None:
     """``{size, text, truncated}``, with ``encoding: base64`` for bytes that are no UTF-8
     text (HAR's own form), ``{size, omitted}`` when not kept, None without a body."""
     if message.omitted is not None:
         return {"size": message.size, "omitted": message.omitted}
     if not message.size:
         return None
-    kept = message.body[:BODY_LIMIT]
+    kept = message.body[:limit]
     truncated = message.size > len(kept)
     text = _utf8(kept, truncated)
     if text is None:

@@ -33,6 +33,19 @@ for _name, _examples in (("ci", 20), ("thorough", 500)):
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+#: the pinecrest organization's Uplift key, as a request header
+UPLIFT_AUTH = {"Authorization": "Bearer upl_live_pinecrest_8f2d61c0b7a94e3f"}
+
+
+def uplift_capture(file_name: str) -> dict[str, Any]:
+    """A valid Uplift reservation for the pinecrest organization's athlete."""
+    return {"athlete_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            "session_group_id": "11111111-2222-3333-4444-555555555555",
+            "file_name": file_name,
+            "camera_configuration": {"camera_setup_selection": "single.down_the_line"},
+            "movement_attributes": {"activity": "golf", "movement": "full_swing"}}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -65,6 +78,12 @@ class RunningMock:
     def contract_violations(self) -> list[dict[str, Any]]:
         return [entry for entry in self.journal() if entry["response_errors"]]
 
+    def output(self) -> str:
+        """What the server wrote on stderr so far. pread: the server shares the file's
+        offset, and moving it would make the server write over its earlier lines."""
+        fd = self.log.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -77,9 +96,10 @@ class RunningMock:
 
 
 def start_mock(*options: str, port: int | None = None, strict: bool = True,
-               admin_token: str | None = None) -> RunningMock:
+               admin_token: str | None = None, command_name: str = "serve") -> RunningMock:
+    """``command_name="proxy"`` starts ``mockserver proxy`` instead (with strict=False)."""
     port = port or free_port()
-    command = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), *options]
+    command = [sys.executable, "-m", "mockserver", command_name, "--port", str(port), *options]
     if strict:
         command.append("--validate-responses")
     # stderr to a file, not a pipe: a pipe nobody reads fills up and stalls the server
@@ -95,6 +115,12 @@ def start_mock(*options: str, port: int | None = None, strict: bool = True,
         server.stop()
         raise
     return server
+
+
+def start_proxy(upstream: str, *options: str, api: str = "uplift") -> RunningMock:
+    """``mockserver proxy --api API --upstream URL`` on a free loopback port."""
+    return start_mock("--api", api, "--upstream", upstream, *options, command_name="proxy",
+                      strict=False)
 
 
 def _read(log: Any) -> str:
