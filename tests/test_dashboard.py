@@ -11,7 +11,6 @@ tests/test_dashboard.py``).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,37 +20,17 @@ import pytest
 import requests
 
 from broken_proxy import BrokenProxy, set_status
+from chromium import chromium
 from conftest import UPLIFT_AUTH, RunningMock, start_mock, start_proxy, uplift_capture
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-INSTALL = "apt-get install -y chromium chromium-driver"
-#: the same flags as tests/test_browser.py: no sandbox (root), no GPU, and nothing that
-#: reaches for the network on its own (on a machine without internet it stalls otherwise)
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1200,760")
 CAPTURE = uplift_capture("swing-042.mov")
 TOKEN = "dashboard-s3cret"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip(f"needs Chromium and its driver from Debian's packages: {INSTALL}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        for flag in (*FLAGS, f"--user-data-dir={profile}"):
-            options.add_argument(flag)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-        try:
-            yield driver
-        finally:
-            driver.quit()
+    with chromium(console_log=True) as driver:
+        yield driver
 
 
 @pytest.fixture
