@@ -23,6 +23,7 @@ import pytest
 import requests
 import yaml
 from hypothesis import HealthCheck, settings
+from strict_server import BASE_PATHS, strict_server
 
 # Property tests in this suite: "ci" is the default; "thorough" is for fuzzing sessions
 # (HYPOTHESIS_PROFILE=thorough python -m pytest ...). Both talk to live servers, so no
@@ -162,6 +163,14 @@ def run_with_profile(api: str, base_url: str, tmp_path: Any, profile: dict[str, 
     path = tmp_path / "profile.yaml"
     path.write_text(yaml.safe_dump(profile))
     return run_conformance(api, base_url, tmp_path, "--profile", str(path), *options)
+
+
+def run_strict(api: str, upstream: str, tmp_path: Any, profile: dict[str, Any],
+               *options: str) -> ConformanceRun:
+    """The CLI against the strict variant of ``api`` (``strict_server``) in front of
+    ``upstream``: no admin API there, so the profile goes as a file."""
+    with strict_server(api, upstream) as strict:
+        return run_with_profile(api, strict.url(BASE_PATHS[api]), tmp_path, profile, *options)
 
 
 def fresh(mock_factory: Callable[..., RunningMock], api: str) -> RunningMock:

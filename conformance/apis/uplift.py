@@ -18,6 +18,8 @@ from conformance.stateful import ModelMachine, model_rule
 from conformance.transport import Credentials, Exchange, TargetUnreachable
 
 PROCESSING_GRACE_SECONDS = 3600
+#: the spec's largest page (``limit`` is clamped to 1-500)
+LARGEST_PAGE = 500
 
 
 class UpliftAdapter:
@@ -93,7 +95,7 @@ class UpliftModel(ModelMachine):
         body = reservation_body(self.session, movement_attributes={
             "activity": "golf", "movement": movement})
         exchange = self.send("createCapture", body=body, has_body=True)
-        self.expect_status("lifecycle", exchange, 200)
+        self.expect_accepted(exchange)
         created = exchange.json()
         self.expect("unique_ids", exchange.operation or "createCapture",
                     None if created["session_id"] not in self.known else
@@ -111,11 +113,24 @@ class UpliftModel(ModelMachine):
             self.expect_equal("read_after_write", exchange, expected[field], seen.get(field),
                               field)
 
+    def pages(self, check: str, credentials: Credentials | None,
+              page_size: int) -> tuple[list[str], Exchange]:
+        """The session_ids of every page, in order, and the last page's exchange. Each next
+        offset counts the captures received: a server may serve fewer than asked for (it
+        clamps ``limit``, and says so in the answer's ``limit``)."""
+        seen: list[str] = []
+        while True:
+            exchange = self.send("listCaptures", credentials,
+                                 query={"limit": page_size, "offset": len(seen)})
+            self.expect_status(check, exchange, 200)
+            page = exchange.json()
+            seen += [item["session_id"] for item in page["captures"]]
+            if not page["captures"] or len(seen) >= page["total_count"] or len(seen) > 10_000:
+                return seen, exchange
+
     @model_rule(capture=captures)
     def listed(self, capture: str) -> None:
-        exchange = self.send("listCaptures", query={"limit": 500})
-        self.expect_status("read_after_write", exchange, 200)
-        ids = [item["session_id"] for item in exchange.json()["captures"]]
+        ids, exchange = self.pages("read_after_write", None, LARGEST_PAGE)
         self.expect("read_after_write", exchange.operation or "listCaptures",
                     None if ids.count(capture) == 1 else
                     Failure(f"{capture} listed once", f"listed {ids.count(capture)} times"),
@@ -126,25 +141,14 @@ class UpliftModel(ModelMachine):
         exchange = self.send("getCapture", self.session.secondary,
                              path_params={"captureId": capture})
         self.expect_status("isolation", exchange, 404)
-        listing = self.send("listCaptures", self.session.secondary, query={"limit": 500})
-        ids = {item["session_id"] for item in listing.json().get("captures", [])}
+        ids, listing = self.pages("isolation", self.session.secondary, LARGEST_PAGE)
         self.expect("isolation", "listCaptures",
                     Failure("no capture of another organization", capture)
                     if capture in ids else None, listing)
 
     @model_rule(page_size=st.integers(min_value=1, max_value=3))
     def pages_visit_every_capture_once(self, page_size: int) -> None:
-        seen: list[str] = []
-        total, offset = None, 0
-        while total is None or offset < total:
-            exchange = self.send("listCaptures", query={"limit": page_size, "offset": offset})
-            self.expect_status("pagination", exchange, 200)
-            page = exchange.json()
-            total = page["total_count"]
-            seen += [item["session_id"] for item in page["captures"]]
-            offset += page_size
-            if offset > 10_000:
-                break
+        seen, exchange = self.pages("pagination", None, page_size)
         failure = None
         if sorted(seen) != sorted(set(seen)) or not set(self.known) <= set(seen):
             failure = Failure("every capture exactly once across pages",
@@ -171,6 +175,10 @@ def upload_flow(session: Session) -> None:
             "upload_flow", "createCapture", None if upload.status in (200, 201, 204) else
             Failure("2xx from the presigned POST", f"{upload.status} {upload.body[:200]!r}"),
             upload):
+        return
+    if not session.wait_until(
+            "upload_flow", f"the end of capture {reservation['session_id']}'s awaiting_upload",
+            lambda: _status(session, reservation["session_id"])[0] != "awaiting_upload", 1):
         return
     status, exchange = _status(session, reservation["session_id"])
     session.expect("upload_flow", "getCapture",
