@@ -173,6 +173,18 @@ def run_strict(api: str, upstream: str, tmp_path: Any, profile: dict[str, Any],
         return run_with_profile(api, strict.url(BASE_PATHS[api]), tmp_path, profile, *options)
 
 
+def assert_reported(run: ConformanceRun, findings: dict[str, tuple[str, str, str]]) -> None:
+    """Each planted bug (name -> check, operation, and text its finding must name, such as
+    a mutation) is among the run's violations."""
+    assert run.exit_status == 1, run.output[-3000:]
+    missed = [name for name, (check, operation, text) in findings.items()
+              if not any(violation["check"] == check and violation["operation"] == operation
+                         and text in violation["expected"]
+                         for violation in run.report["violations"])]
+    reported = sorted({(v["check"], v["operation"]) for v in run.report["violations"]})
+    assert not missed, (missed, reported, run.output[-3000:])
+
+
 def fresh(mock_factory: Callable[..., RunningMock], api: str) -> RunningMock:
     """The session's server for one API, back at its fixtures."""
     server = mock_factory("--api", api)
