@@ -31,11 +31,13 @@ CaptureProof
             (sessionHeader: "Not shown in the captures document")
           descriptions of at most 64 printable characters -> decision: the document sets
             no limit, the spec says "string"
+          a new capture answers 201 Created -> decision (200): the document shows no status
           more fields in Capture, Proof and the session's user -> the spec: they "stay
             open for fields the vendor may add"
 Biometrics Cloud
           create, retrieve and update answer no ``id`` or ``uuid`` -> the document's own
             samples show neither
+          ``created_time`` in UTC -> a date-time; the sample's offset is the server's zone
           pages of at most 7 records whatever ``limit`` asks (up to the contract's 100)
             -> the document: limit is "the maximum number of entries"
           descriptions and file names of at most 64 printable characters -> decision
@@ -64,6 +66,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -286,7 +289,11 @@ class StrictCaptureProof(Variant):
             return json_answer(400, {"code": 400, "error": "BadRequest", "message":
                                      f"description must be at most {self.DESCRIPTION_LIMIT} "
                                      "printable characters"})
-        return forward(exchange)
+        answer = forward(exchange)
+        if exchange.method == "POST" and CP_CAPTURES.fullmatch(exchange.path) and \
+                answer.status == 200:
+            answer.status = 201
+        return answer
 
     def reshape(self, exchange: Exchange, status: int, document: Any) -> Any:
         if status != 200 or not isinstance(document, dict):
@@ -312,6 +319,20 @@ class StrictCaptureProof(Variant):
 # -- Biometrics Cloud ----------------------------------------------------------------------
 
 BC_RECORD = re.compile(r"/api/v1/file/[^/]+")
+
+
+def in_utc(entry: Any) -> Any:
+    """A list entry whose ``created_time`` is written in UTC, the same instant."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("created_time"), str):
+        return entry
+    try:
+        moment = datetime.fromisoformat(entry["created_time"].replace("Z", "+00:00"))
+    except ValueError:
+        return entry
+    if moment.tzinfo is None:
+        return entry
+    shown = moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return {**entry, "created_time": shown}
 
 
 class StrictBiometricsCloud(Variant):
@@ -340,6 +361,8 @@ class StrictBiometricsCloud(Variant):
             return {**document, "status_code": status}
         if status == 200 and "file_url" in document:  # as the document's samples answer
             return {k: v for k, v in document.items() if k not in ("id", "uuid")}
+        if status == 200 and isinstance(document.get("results"), list):
+            return {**document, "results": [in_utc(entry) for entry in document["results"]]}
         return document
 
 

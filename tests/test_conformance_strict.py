@@ -27,6 +27,8 @@ DEPARTURES: dict[str, dict[tuple[str, str], str]] = {
     "captureproof": {
         ("accepts_valid_input", "createCapture"): "CaptureCreate.description is any "
                                                   "string (the document gives no limit)",
+        ("status_code_documented", "createCapture"): "createCapture answers 200 (the "
+                                                     "document shows no status)",
     },
     "biometricscloud": {
         ("accepts_valid_input", "createFile"): "UploadFilename is 1-255 characters, a "
