@@ -17,6 +17,9 @@ MyCRT     capture names of 4-20 characters -> decision (CaptureName 4-25, the se
             source); the document's samples use 7-9
           ``start`` null until RUNNING, unless the create sent one -> ``Capture.start``:
             "Null until the capture starts"
+          times stored to the second (MySQL's DATETIME: ``...:05.000Z``), but for a
+            ``start`` the create sent, echoed -> ``Capture.start``: "as the service stores
+            it"; the document echoes only ``start``
           RUNNING 7 s after the create (STARTING at 3 s), DONE 6 s after a stop, the
             documented 409 for a stop before RUNNING -> the document gives no timings,
             the spec "a few seconds"
@@ -161,6 +164,14 @@ SCHEDULED, STARTED, STARTING, RUNNING, STOPPING, DONE = (
 LIFECYCLE = (SCHEDULED, STARTED, STARTING, RUNNING, STOPPING, DONE)
 NOT_STARTED_YET = "Cannot stop a capture until it has started completely. Try again soon."
 CAPTURE_PATH = re.compile(r"/api/captures/(\d+)(/stop|/metrics)?")
+MILLISECONDS = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d{3}Z")
+
+
+def to_the_second(value: Any) -> Any:
+    """An ISO time as a DATETIME column keeps it: the fraction of a second dropped."""
+    if isinstance(value, str) and MILLISECONDS.fullmatch(value):
+        return MILLISECONDS.sub(r"\1.000Z", value)
+    return value
 
 
 class StrictMyCrt(Variant):
@@ -246,6 +257,9 @@ class StrictMyCrt(Variant):
             shown["status"], shown["end"] = STOPPING, None
         if shown.get("status") in (SCHEDULED, STARTED, STARTING) and not given_start:
             shown["start"] = None
+        for name in ("scheduledStart", "scheduledEnd", "end", *(() if given_start else
+                                                                ("start",))):
+            shown[name] = to_the_second(shown.get(name))
         return shown
 
     def _not_running_yet(self, capture_id: int) -> bool:
