@@ -48,8 +48,9 @@ Biometrics Cloud
           one more field in error bodies -> the Error schema is open
 Uplift    at most 120 requests per API key per second, then 429 with Retry-After -> the
             document's 429 TooManyRequests
-          pages of 20 by default, 50 at most (the answer's ``limit`` says so) -> decision
+          pages of 20 by default, 25 at most (the answer's ``limit`` says so) -> decision
             (default 100, clamped to 1-500) on the read side the document lacks
+          listCaptures oldest first -> neither document nor spec orders it
           ``awaiting_upload`` for 2 s after the S3 upload -> the read side is the
             contract's; S3 notifies asynchronously
           captures read with ``source: api`` -> ``Capture`` admits more string properties
@@ -388,7 +389,7 @@ UPLOAD_KEY = re.compile(rb'name="key"\r\n\r\n([^\r]*)\r\n')
 
 
 class StrictUplift(Variant):
-    PAGE, LARGEST_PAGE = 20, 50
+    PAGE, LARGEST_PAGE = 20, 25
     REQUESTS_PER_SECOND = 120
     PROCESSING_LAG = 2.0
 
@@ -403,16 +404,41 @@ class StrictUplift(Variant):
                                      "has been exceeded. Please wait and try again later."},
                                {"Retry-After": "1"})
         if exchange.method == "GET" and exchange.path == "/v1/captures":
-            exchange = clamped_limit(exchange, self.PAGE, self.LARGEST_PAGE)
+            return self._oldest_first(clamped_limit(exchange, self.PAGE, self.LARGEST_PAGE),
+                                      forward)
         answer = forward(exchange)
         if exchange.method == "POST" and exchange.path.startswith("/s3/") and \
                 200 <= answer.status < 300:
-            key = UPLOAD_KEY.search(exchange.body)
-            session = UUID.search(key.group(1).decode(errors="replace")) if key else None
-            if session is not None:
+            key = UPLOAD_KEY.search(exchange.body)  # captures/<org>/<session_id>/<file>
+            ids = UUID.findall(key.group(1).decode(errors="replace")) if key else []
+            if ids:
                 with self._lock:
-                    self._uploaded[session.group(0)] = time.monotonic()
+                    self._uploaded[ids[-1]] = time.monotonic()
         return answer
+
+    def _oldest_first(self, exchange: Exchange, forward: Forward) -> Answer:
+        """The mock lists newest first: the page at ``offset`` from the oldest is the mock's
+        page counted from the other end, reversed (so the mock still pages; a query the
+        contract refuses goes on unchanged, for the mock to refuse)."""
+        query = dict(parse_qsl(exchange.query, keep_blank_values=True))
+        try:
+            offset, limit = int(query.get("offset", "0")), int(query["limit"])
+        except ValueError:
+            return forward(exchange)
+        probe = forward(with_query(exchange, offset="0", limit="1"))
+        total = (answer_json(probe) or {}).get("total_count") if probe.status == 200 else None
+        if offset < 0 or not isinstance(total, int):
+            return forward(exchange)
+        limit = min(max(limit, 1), self.LARGEST_PAGE)
+        count = min(limit, total - offset)
+        answer = probe if count <= 0 else forward(with_query(
+            exchange, offset=str(total - offset - count), limit=str(count)))
+        document = answer_json(answer)
+        if answer.status != 200 or not isinstance(document, dict):
+            return answer
+        page = [] if count <= 0 else list(reversed(document["captures"]))
+        return answer.with_json({**document, "captures": page, "offset": offset,
+                                 "limit": limit})
 
     def _over_limit(self, exchange: Exchange) -> bool:
         """A fixed one-second window per API key."""
