@@ -23,6 +23,7 @@ from broken_proxy import (
     swap_header,
 )
 from conftest import (
+    BEHIND_STRICT_OPTIONS,
     assert_conforms,
     assert_reported,
     fresh,
@@ -253,5 +254,5 @@ def test_planted_bugs_behind_the_strict_variant_are_each_reported(mock, tmp_path
             *(BROKEN[name][0]() for name in list(BEHIND_STRICT)[2:])]
     with BrokenProxy(mock.origin, *bugs) as broken:
         run = run_strict("biometricscloud", broken.origin, tmp_path, mock.profile(),
-                         "--max-wait", "10")
+                         *BEHIND_STRICT_OPTIONS)
     assert_reported(run, BEHIND_STRICT)

@@ -20,6 +20,7 @@ from broken_proxy import (
     set_status,
 )
 from conftest import (
+    BEHIND_STRICT_OPTIONS,
     assert_conforms,
     assert_reported,
     fresh,
@@ -249,6 +250,6 @@ def test_planted_bugs_behind_the_strict_variant_are_each_reported(mock, tmp_path
     bugs = [BROKEN[name][0] for name in BEHIND_STRICT]
     with BrokenProxy(mock.origin, *bugs, LOGOUT_IGNORED) as broken:
         run = run_strict("captureproof", broken.origin, tmp_path, mock.profile(),
-                         "--max-wait", "10")
+                         *BEHIND_STRICT_OPTIONS)
     assert_reported(run, {**BEHIND_STRICT,
                           "logout ignored": ("delete_is_final", "listCaptures", "")})

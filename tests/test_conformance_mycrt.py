@@ -21,7 +21,14 @@ from broken_proxy import (
     rewrite_request_json,
     set_status,
 )
-from conftest import assert_conforms, assert_reported, fresh, run_conformance, run_strict
+from conftest import (
+    BEHIND_STRICT_OPTIONS,
+    assert_conforms,
+    assert_reported,
+    fresh,
+    run_conformance,
+    run_strict,
+)
 
 PRIMARY = "admin@example.com"
 SECONDARY = "dana.ortiz@example.org"
@@ -320,5 +327,6 @@ def test_planted_bugs_behind_the_strict_variant_are_each_reported(mock, tmp_path
     logins = Logins()
     bugs = [make(logins) for make, _ in BEHIND_STRICT.values()]
     with BrokenProxy(mock.origin, logins.breakage, *bugs) as broken:
-        run = run_strict("mycrt", broken.origin, tmp_path, mock.profile(), "--max-wait", "10")
+        run = run_strict("mycrt", broken.origin, tmp_path, mock.profile(),
+                         *BEHIND_STRICT_OPTIONS)
     assert_reported(run, {name: finding for name, (_, finding) in BEHIND_STRICT.items()})

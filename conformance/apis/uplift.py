@@ -117,16 +117,24 @@ class UpliftModel(ModelMachine):
               page_size: int) -> tuple[list[str], Exchange]:
         """The session_ids of every page, in order, and the last page's exchange. Each next
         offset counts the captures received: a server may serve fewer than asked for (it
-        clamps ``limit``, and says so in the answer's ``limit``)."""
+        clamps ``limit``, and says so in the answer's ``limit``). A capture on two pages is
+        a ``pagination`` finding, whichever check walked them."""
         seen: list[str] = []
+        pages = 0
         while True:
+            pages += 1
             exchange = self.send("listCaptures", credentials,
                                  query={"limit": page_size, "offset": len(seen)})
             self.expect_status(check, exchange, 200)
             page = exchange.json()
             seen += [item["session_id"] for item in page["captures"]]
             if not page["captures"] or len(seen) >= page["total_count"] or len(seen) > 10_000:
-                return seen, exchange
+                break
+        repeated = len(seen) - len(set(seen))
+        self.expect("pagination", "listCaptures", Failure(
+            "each capture on one page only", f"{repeated} repeated over {pages} pages")
+            if repeated and pages > 1 else None, exchange)
+        return seen, exchange
 
     @model_rule(capture=captures)
     def listed(self, capture: str) -> None:
