@@ -8,10 +8,15 @@ operation. The planted bugs behind the variants are in each API's own test modul
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
+from broken_proxy import Answer, Breakage, BrokenProxy
+from conformance.apis._common import bearer
+from conformance.spec import load_api_spec
+from conformance.transport import Case, Client
 from conftest import ConformanceRun, fresh, run_strict
 
 #: Where a variant departs from a decision the contract made alone (an x-source-note),
@@ -62,7 +67,7 @@ def departures(run: ConformanceRun, api: str) -> list[dict[str, Any]]:
 def test_a_strict_vendor_is_blamed_for_nothing_it_may_do(mock_factory, tmp_path, api):
     mock = fresh(mock_factory, api)
     run = run_strict(api, mock.origin, tmp_path, mock.profile(), "--max-wait", MAX_WAIT)
-    explained = departures(run, api)
+    explained = departures(run, api)  # each graded "contract" (the grades' one-liner here)
     false = [v for v in run.report["violations"] if v not in explained]
     assert not false, (false[:5], run.output[-3000:])
     checks = run.report["checks"]
@@ -76,3 +81,27 @@ def test_a_strict_vendor_is_blamed_for_nothing_it_may_do(mock_factory, tmp_path,
         assert not entry["exempt"]
     assert run.exit_status == 1 and run.report["complete"] is False  # incomplete
     assert run.output.strip().splitlines()[-1].endswith(f"{len(not_run)} skipped")
+
+
+def test_a_rate_limit_is_waited_out_and_the_request_sent_again(mock_factory):
+    """A 429 is the vendor's throttling, not its answer: the client waits its Retry-After,
+    sends the request again and keeps both exchanges (the 429 counts in the coverage)."""
+    mock = fresh(mock_factory, "uplift")
+    throttled: list[str] = []
+
+    def once_throttled(exchange, forward) -> Answer:
+        if throttled:
+            return forward(exchange)
+        throttled.append(exchange.path)
+        return Answer(429, {"Content-Type": "application/json", "Retry-After": "1"},
+                      b'{"error": "TooManyRequests", "message": "Slow down."}')
+
+    key = mock.profile()["uplift"]["primary"]["api_key"]
+    with BrokenProxy(mock.origin, Breakage("GET", "/v1/captures", once_throttled)) as proxy:
+        client = Client(proxy.url("/v1"))
+        started = time.monotonic()
+        answer = client.send(Case(load_api_spec("uplift").operation("listCaptures")),
+                             bearer(key))
+    assert answer.status == 200 and time.monotonic() - started >= 1
+    assert [exchange.status for exchange in client.exchanges] == [429, 200]
+    assert client.exchanges[0].operation is answer.operation
