@@ -98,7 +98,8 @@ def _context(results: dict[str, dict[str, Any] | None]) -> str:
     loads = [document["machine"]["loadavg_1m"] for document in documents]
     tool = ((results.get("throughput") or {}).get("result") or {}).get("load_tool", "-")
     times = sorted({document["generated_at"][:16].replace("T", " ") for document in documents})
-    when = times[0] if len(times) == 1 else f"{times[0]} to {times[-1][11:]}"  # --only: mixed
+    last = times[-1][11:] if times[-1][:10] == times[0][:10] else times[-1]
+    when = times[0] if len(times) == 1 else f"{times[0]} to {last}"  # --only: mixed
     return (f"{when} UTC, {documents[0]['machine']['cpus']} cores, "
             f"load generator {tool}, 1-minute load average {min(loads)}-{max(loads)} "
             f"at the sections' starts")
