@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import shlex
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from http.cookiejar import DefaultCookiePolicy
@@ -15,6 +17,10 @@ import requests
 from conformance.spec import Operation
 
 TIMEOUT_SECONDS = 30
+#: a 429 is answered by waiting its Retry-After and sending again, this many times at most;
+#: a missing or unreadable Retry-After waits a second, and no wait is longer than the last
+RATE_LIMIT_RETRIES = 5
+DEFAULT_RETRY_AFTER, LONGEST_RETRY_AFTER = 1.0, 30.0
 #: headers curl sends by itself; repeating them only makes reproductions harder to read
 _CURL_OWN_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "content-length"}
 
@@ -119,14 +125,31 @@ class Client:
             headers.setdefault("Content-Type", content_type)
         query = {**credentials.query, **{k: _text(v) for k, v in case.query.items()}}
         url = self.base_url + case.path() + (("?" + urlencode(query)) if query else "")
-        exchange = self.request(case.operation.method, url, headers=headers, data=data)
-        exchange.operation = case.operation
-        return exchange
+        return self.request(case.operation.method, url, headers=headers, data=data,
+                            operation=case.operation)
 
     def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
                 data: bytes | None = None, form_fields: Mapping[str, str] | None = None,
-                file: tuple[str, bytes, str] | None = None) -> Exchange:
-        """Any HTTP call, recorded; multipart when ``form_fields`` are given."""
+                file: tuple[str, bytes, str] | None = None,
+                operation: Operation | None = None) -> Exchange:
+        """Any HTTP call, recorded; multipart when ``form_fields`` are given. A rate limit
+        (429) is waited out as its ``Retry-After`` says and the call sent again, as a client
+        does: a vendor's throttling is never taken for the answer to the request."""
+        def once() -> Exchange:
+            return self._request_once(method, url, headers, data, form_fields, file, operation)
+
+        exchange = once()
+        for _ in range(RATE_LIMIT_RETRIES):
+            if exchange.status != 429:
+                break
+            time.sleep(retry_after(exchange.headers.get("Retry-After")))
+            exchange = once()
+        return exchange
+
+    def _request_once(self, method: str, url: str, headers: Mapping[str, str] | None,
+                      data: bytes | None, form_fields: Mapping[str, str] | None,
+                      file: tuple[str, bytes, str] | None,
+                      operation: Operation | None) -> Exchange:
         try:
             if form_fields is not None:
                 response = self._session.request(
@@ -143,9 +166,21 @@ class Client:
         body = sent.body if isinstance(sent.body, bytes) else (sent.body or "").encode()
         exchange = Exchange(method, url, dict(sent.headers), body or None, response.status_code,
                             response.headers, response.content, form_fields=form_fields,
-                            file_name=file[0] if file else None)
+                            operation=operation, file_name=file[0] if file else None)
         self.exchanges.append(exchange)
         return exchange
+
+
+def retry_after(value: str | None) -> float:
+    """Seconds to wait before sending again: the header's integer seconds (RFC 9110 also
+    allows an HTTP date, read here as the default), within bounds."""
+    try:
+        seconds = float(value) if value is not None else DEFAULT_RETRY_AFTER
+    except ValueError:
+        seconds = DEFAULT_RETRY_AFTER
+    if not math.isfinite(seconds):
+        seconds = DEFAULT_RETRY_AFTER
+    return min(max(seconds, 0.0), LONGEST_RETRY_AFTER)
 
 
 def _encode(body: Any, media_type: str) -> tuple[bytes, str]:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per proxied request
@@ -55,7 +55,8 @@ Respond = Callable[[Exchange, Forward], Answer]
 
 @dataclass(frozen=True)
 class Breakage:
-    """Applies ``respond`` to requests matching ``method`` and the ``path`` regex."""
+    """Applies ``respond`` to requests matching ``method`` (``*``: any) and the ``path``
+    regex."""
 
     method: str
     path: str
@@ -63,7 +64,8 @@ class Breakage:
     state: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def matches(self, exchange: Exchange) -> bool:
-        return exchange.method == self.method and re.fullmatch(self.path, exchange.path) is not None
+        return self.method in ("*", exchange.method) and re.fullmatch(
+            self.path, exchange.path) is not None
 
 
 def rewrite_json(method: str, path: str, change: Callable[[Any], Any],
@@ -143,13 +145,21 @@ def cache_first(method: str, path: str) -> Breakage:
     return Breakage(method, path, respond)
 
 
+class _KeepAlive(WSGIRequestHandler):
+    """HTTP/1.1, so a client's connection serves many requests (a new one per request
+    doubled the time of a conformance run through the proxy)."""
+
+    protocol_version = "HTTP/1.1"
+
+
 class BrokenProxy:
-    def __init__(self, upstream: str, *breakages: Breakage) -> None:
+    def __init__(self, upstream: str, *breakages: Breakage, port: int = 0) -> None:
         self._upstream = upstream.rstrip("/")
         self._breakages = breakages
         self._session = requests.Session()
         self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # no jar
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self._server = make_server("127.0.0.1", port, self._app, threaded=True,
+                                   request_handler=_KeepAlive)
         self.origin = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -23,6 +23,7 @@ import pytest
 import requests
 import yaml
 from hypothesis import HealthCheck, settings
+from strict_server import BASE_PATHS, strict_server
 
 # Property tests in this suite: "ci" is the default; "thorough" is for fuzzing sessions
 # (HYPOTHESIS_PROFILE=thorough python -m pytest ...). Both talk to live servers, so no
@@ -188,6 +189,32 @@ def run_with_profile(api: str, base_url: str, tmp_path: Any, profile: dict[str, 
     path = tmp_path / "profile.yaml"
     path.write_text(yaml.safe_dump(profile))
     return run_conformance(api, base_url, tmp_path, "--profile", str(path), *options)
+
+
+#: planted bugs behind a strict variant: each is found by the first requests that meet it
+#: (a mutation is sent once whatever --max-examples), so the run is kept short; the waits
+#: fit the variant's slower MyCRT (RUNNING at 7 s, DONE 6 s after a stop)
+BEHIND_STRICT_OPTIONS = ("--max-examples", "5", "--max-wait", "10")
+
+
+def run_strict(api: str, upstream: str, tmp_path: Any, profile: dict[str, Any],
+               *options: str) -> ConformanceRun:
+    """The CLI against the strict variant of ``api`` (``strict_server``) in front of
+    ``upstream``: no admin API there, so the profile goes as a file."""
+    with strict_server(api, upstream) as strict:
+        return run_with_profile(api, strict.url(BASE_PATHS[api]), tmp_path, profile, *options)
+
+
+def assert_reported(run: ConformanceRun, findings: dict[str, tuple[str, str, str]]) -> None:
+    """Each planted bug (name -> check, operation, and text its finding must name, such as
+    a mutation) is among the run's violations."""
+    assert run.exit_status == 1, run.output[-3000:]
+    missed = [name for name, (check, operation, text) in findings.items()
+              if not any(violation["check"] == check and violation["operation"] == operation
+                         and text in violation["expected"]
+                         for violation in run.report["violations"])]
+    reported = sorted({(v["check"], v["operation"]) for v in run.report["violations"]})
+    assert not missed, (missed, reported, run.output[-3000:])
 
 
 def fresh(mock_factory: Callable[..., RunningMock], api: str) -> RunningMock:

@@ -19,7 +19,15 @@ from broken_proxy import (
     rewrite_json,
     set_status,
 )
-from conftest import assert_conforms, fresh, run_conformance, run_with_profile
+from conftest import (
+    BEHIND_STRICT_OPTIONS,
+    assert_conforms,
+    assert_reported,
+    fresh,
+    run_conformance,
+    run_strict,
+    run_with_profile,
+)
 
 PRIMARY_TOKEN = "903fc07decff1059951641d41e3045cd"
 SECONDARY_TOKEN = "cd7a005314c54a698beda40233600428"
@@ -223,3 +231,25 @@ def test_a_logout_that_does_not_end_the_session_is_reported(mock, tmp_path, path
     assert run.exit_status == 1, run.output
     assert "delete_is_final" in run.failed_checks, run.output[-3000:]
     assert "curl " in run.output
+
+
+#: planted bugs on different calls, so one run behind the strict variant shows them all:
+#: name -> (the breakage, or the BROKEN entry it is, and its check, operation and text)
+BEHIND_STRICT = {
+    "newest first": ("list_order", "listCaptures", ""),
+    "upload object ignored": ("upload_required", "createCapture", ""),
+    "key prefix not enforced": ("upload_flow", "getUploadCredentials", ""),
+    "wrong content type": ("content_type", "isMediaProcessed", ""),
+}
+LOGOUT_IGNORED = Breakage("DELETE", "/api/v1/sessions", _logout_ignored)
+
+
+def test_planted_bugs_behind_the_strict_variant_are_each_reported(mock, tmp_path):
+    """Issue 10: caught on a server that is not the mock too (no clock, the token in the
+    query only, more fields, shorter descriptions), with the default settings."""
+    bugs = [BROKEN[name][0] for name in BEHIND_STRICT]
+    with BrokenProxy(mock.origin, *bugs, LOGOUT_IGNORED) as broken:
+        run = run_strict("captureproof", broken.origin, tmp_path, mock.profile(),
+                         *BEHIND_STRICT_OPTIONS)
+    assert_reported(run, {**BEHIND_STRICT,
+                          "logout ignored": ("delete_is_final", "listCaptures", "")})

@@ -19,7 +19,14 @@ from broken_proxy import (
     set_status,
     swap_header,
 )
-from conftest import assert_conforms, fresh, run_conformance
+from conftest import (
+    BEHIND_STRICT_OPTIONS,
+    assert_conforms,
+    assert_reported,
+    fresh,
+    run_conformance,
+    run_strict,
+)
 
 PRIMARY = "Bearer upl_live_pinecrest_8f2d61c0b7a94e3f"
 SECONDARY = "Bearer upl_live_riverside_3a9c50d2e81f4b67"
@@ -155,3 +162,33 @@ def test_a_half_enforced_rule_is_caught_and_named(mock, tmp_path, name):
     assert run.exit_status == 1, run.output
     assert run.failed_checks == {"rejects_invalid_input"}, run.output[-3000:]
     assert mutation in run.output, run.output[-3000:]
+
+
+def _every_half_enforced_rule(body):
+    for change, _ in HALF_ENFORCED.values():
+        body = change(body)
+    return body
+
+
+#: planted bugs on different calls (the three half-enforced rules in one create), so one
+#: run behind the strict variant shows them all (not "broken isolation": the model would
+#: stop at it before it pages): name -> (check, operation, text)
+BEHIND_STRICT = {
+    **{name: ("rejects_invalid_input", "createCapture", mutation)
+       for name, (_, mutation) in HALF_ENFORCED.items()},
+    "wrong content type": ("content_type", "getCapture", ""),
+    "wrong pagination": ("pagination", "listCaptures", ""),
+    "early expiry": ("upload_flow", "createCapture", ""),
+}
+
+
+def test_planted_bugs_behind_the_strict_variant_are_each_reported(mock, tmp_path):
+    """Issue 10: caught on a server that is not the mock too (rate limited, smaller pages,
+    a late status, no clock), with the default settings but a short wait."""
+    bugs = [rewrite_request_json("POST", "/v1/captures", _every_half_enforced_rule),
+            *(BROKEN[name][0] for name in ("wrong content type", "wrong pagination",
+                                           "early expiry"))]
+    with BrokenProxy(mock.origin, *bugs) as broken:
+        run = run_strict("uplift", broken.origin, tmp_path, mock.profile(),
+                         *BEHIND_STRICT_OPTIONS)
+    assert_reported(run, BEHIND_STRICT)

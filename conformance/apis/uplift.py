@@ -18,6 +18,8 @@ from conformance.stateful import ModelMachine, model_rule
 from conformance.transport import Credentials, Exchange, TargetUnreachable
 
 PROCESSING_GRACE_SECONDS = 3600
+#: the spec's largest page (``limit`` is clamped to 1-500)
+LARGEST_PAGE = 500
 #: how many captures from the list's start the pagination check pages through
 PAGINATION_WINDOW = 12
 
@@ -95,7 +97,7 @@ class UpliftModel(ModelMachine):
         body = reservation_body(self.session, movement_attributes={
             "activity": "golf", "movement": movement})
         exchange = self.send("createCapture", body=body, has_body=True)
-        self.expect_status("lifecycle", exchange, 200)
+        self.expect_accepted(exchange)
         created = exchange.json()
         self.expect("unique_ids", exchange.operation or "createCapture",
                     None if created["session_id"] not in self.known else
@@ -113,11 +115,32 @@ class UpliftModel(ModelMachine):
             self.expect_equal("read_after_write", exchange, expected[field], seen.get(field),
                               field)
 
+    def pages(self, check: str, credentials: Credentials | None,
+              page_size: int) -> tuple[list[str], Exchange]:
+        """The session_ids of every page, in order, and the last page's exchange. Each next
+        offset counts the captures received: a server may serve fewer than asked for (it
+        clamps ``limit``, and says so in the answer's ``limit``). A capture on two pages is
+        a ``pagination`` finding, whichever check walked them."""
+        seen: list[str] = []
+        pages = 0
+        while True:
+            pages += 1
+            exchange = self.send("listCaptures", credentials,
+                                 query={"limit": page_size, "offset": len(seen)})
+            self.expect_status(check, exchange, 200)
+            page = exchange.json()
+            seen += [item["session_id"] for item in page["captures"]]
+            if not page["captures"] or len(seen) >= page["total_count"] or len(seen) > 10_000:
+                break
+        repeated = len(seen) - len(set(seen))
+        self.expect("pagination", "listCaptures", Failure(
+            "each capture on one page only", f"{repeated} repeated over {pages} pages")
+            if repeated and pages > 1 else None, exchange)
+        return seen, exchange
+
     @model_rule(capture=captures)
     def listed(self, capture: str) -> None:
-        exchange = self.send("listCaptures", query={"limit": 500})
-        self.expect_status("read_after_write", exchange, 200)
-        ids = [item["session_id"] for item in exchange.json()["captures"]]
+        ids, exchange = self.pages("read_after_write", None, LARGEST_PAGE)
         self.expect("read_after_write", exchange.operation or "listCaptures",
                     None if ids.count(capture) == 1 else
                     Failure(f"{capture} listed once", f"listed {ids.count(capture)} times"),
@@ -128,8 +151,7 @@ class UpliftModel(ModelMachine):
         exchange = self.send("getCapture", self.session.secondary,
                              path_params={"captureId": capture})
         self.expect_status("isolation", exchange, 404)
-        listing = self.send("listCaptures", self.session.secondary, query={"limit": 500})
-        ids = {item["session_id"] for item in listing.json().get("captures", [])}
+        ids, listing = self.pages("isolation", self.session.secondary, LARGEST_PAGE)
         self.expect("isolation", "listCaptures",
                     Failure("no capture of another organization", capture)
                     if capture in ids else None, listing)
@@ -139,15 +161,20 @@ class UpliftModel(ModelMachine):
         """Small pages over the first ``PAGINATION_WINDOW`` captures hold exactly what one
         page of that size holds, in the same order. A window, not the whole list: the
         organization of a real server may hold thousands of captures (the run's own are
-        found by ``listed``), and the cost must not grow with them."""
+        found by ``listed``), and the cost must not grow with them. Each next offset
+        counts the captures received, as ``pages`` does."""
         reference = self.send("listCaptures", query={"limit": PAGINATION_WINDOW})
         self.expect_status("pagination", reference, 200)
         expected = [item["session_id"] for item in reference.json()["captures"]]
         seen: list[str] = []
-        for offset in range(0, len(expected), page_size):
-            exchange = self.send("listCaptures", query={"limit": page_size, "offset": offset})
+        while len(seen) < len(expected):
+            exchange = self.send("listCaptures", query={"limit": page_size, "offset": len(seen)})
             self.expect_status("pagination", exchange, 200)
-            seen += [item["session_id"] for item in exchange.json()["captures"]]
+            page = [item["session_id"] for item in exchange.json()["captures"]]
+            if not page:
+                break
+            seen += page
+        seen = seen[:len(expected)]
         failure = None if seen == expected else Failure(
             f"pages of {page_size} from offset 0 showing the first {len(expected)} captures "
             "once each, in the order of one page", f"{len(seen)} entries, "
@@ -173,6 +200,10 @@ def upload_flow(session: Session) -> None:
             "upload_flow", "createCapture", None if upload.status in (200, 201, 204) else
             Failure("2xx from the presigned POST", f"{upload.status} {upload.body[:200]!r}"),
             upload):
+        return
+    if not session.wait_until(
+            "upload_flow", f"the end of capture {reservation['session_id']}'s awaiting_upload",
+            lambda: _status(session, reservation["session_id"])[0] != "awaiting_upload", 1):
         return
     status, exchange = _status(session, reservation["session_id"])
     session.expect("upload_flow", "getCapture",

@@ -69,6 +69,15 @@ class ModelMachine(RuleBasedStateMachine):
             f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}")
         self.expect(check, exchange.operation or "(flow)", failure, exchange)
 
+    def expect_accepted(self, exchange: Exchange) -> None:
+        """The model's own create, valid and plain: a refusal is one ``setup`` finding with
+        the server's answer, never blamed on the check that needed the data (which 2xx it
+        is, status_code_documented judges)."""
+        failure = None if 200 <= exchange.status < 300 else Failure(
+            "a 2xx for the run's own valid data",
+            f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}")
+        self.expect("setup", exchange.operation or "(model)", failure, exchange)
+
     def expect_equal(self, check: str, exchange: Exchange, expected: Any, seen: Any,
                      what: str) -> None:
         failure = None if expected == seen else Failure(f"{what} = {expected!r}", repr(seen))
