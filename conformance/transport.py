@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from conformance.spec import Operation
+from conformance.spec import Location, Operation
 
 TIMEOUT_SECONDS = 30
 #: headers curl sends by itself; repeating them only makes reproductions harder to read
@@ -77,6 +77,13 @@ class Exchange:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    def answer_at(self, status: int | None = None, message: str | None = None) -> Location:
+        """Where the operation's spec describes the answer with ``status`` (default: the
+        one given) and that documented message: a rule to grade a finding by."""
+        if self.operation is None:
+            return ()
+        return self.operation.response_at(self.status if status is None else status, message)
 
     def json_or_none(self) -> Any:
         try:
