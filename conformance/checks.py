@@ -128,19 +128,19 @@ def rejects_invalid_input(operation: Operation, exchange: Exchange,
     one (Uplift's 400 for invalid parameters, MyCRT's 404 "Capture not found"); else any
     4xx. An acceptance breaks the mutated rule (``mutation.location``); a refusal other
     than the documented one breaks the documented answer."""
+    status = mutation.refusal
     # an example of a 400 documents a business rule, never invalid input in general
-    named = operation.document_answer(mutation.refusal, by_example=mutation.refusal != 400) \
-        if mutation.refusal else None
-    if named is None:
+    named = operation.document_answer(status, by_example=status != 400) if status else None
+    if status is None or named is None:
         if 400 <= exchange.status < 500:
             return None
         return Failure(f"a 4xx for invalid input ({mutation.name})",
                        f"{exchange.status} {_snippet(exchange)}", at=mutation.location)
     at, message = named
-    if exchange.status == mutation.refusal and (
+    if exchange.status == status and (
             message is None or example_message(exchange.json_or_none()) == message):
         return None
-    return Failure(f"{_answer(mutation.refusal, message)} for invalid input ({mutation.name})",
+    return Failure(f"{_answer(status, message)} for invalid input ({mutation.name})",
                    f"{exchange.status} {_snippet(exchange)}",
                    at if 400 <= exchange.status < 500 else mutation.location)
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from hypothesis.stateful import RuleBasedStateMachine
 
-from conformance import checks
+from conformance import checks, repro
 from conformance.generation.positive import Pins
 from conformance.results import Failure, Results
 from conformance.sources import NOTE, ROOT, source_of
@@ -72,6 +74,8 @@ class Adapter(Protocol):
     #: the semantic checks its model and flows assert: one that records no verdict in a
     #: run (a create the server always refused, say) is reported as not run, never passed
     checks: tuple[str, ...]
+    #: values the run makes unique (names a server refuses twice): repros renew them
+    generated_values: re.Pattern[str] | None
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials: ...
 
@@ -201,10 +205,20 @@ class Session:
             return True
         known = operation if isinstance(operation, Operation) else self._operation_named(name)
         at = SUITE_RULES.get(check, failure.at)
-        self.results.record(check, name, failure, exchange.curl() if exchange else "",
+        self.results.record(check, name, failure, self.repro(exchange) if exchange else "",
                             source_of(self.spec, known, at),
                             exchange.status if exchange else None)
         return False
+
+    def repro(self, exchange: Exchange) -> str:
+        """A script that shows ``exchange`` again after the run, on its own."""
+        return repro.script(exchange, self.client.exchanges, self._profile_values,
+                            self.adapter.generated_values)
+
+    @cached_property
+    def _profile_values(self) -> frozenset[str]:
+        """The profile's values: they outlive the run, so repros use them as they are."""
+        return frozenset(_scalars(self.profile))
 
     def _operation_named(self, name: str) -> Operation | None:
         """Findings of a flow may name their operation by id, or a label: "(model)"."""
@@ -212,3 +226,14 @@ class Session:
             return self.spec.operation(name)
         except KeyError:
             return None
+
+
+def _scalars(node: Any) -> Iterable[str]:
+    if isinstance(node, Mapping):
+        for value in node.values():
+            yield from _scalars(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _scalars(value)
+    elif node is not None:
+        yield str(node).lower() if isinstance(node, bool) else str(node)

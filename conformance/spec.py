@@ -91,6 +91,11 @@ class Operation:
                     return ("responses", key, "content", media, "examples", name)
         return ("responses", key)
 
+    def root_at(self, *keys: str | int) -> Location:
+        """A rule of this operation, named from the spec's root: for a finding recorded
+        under another operation (a listing that still shows a deleted record)."""
+        return ("#", "paths", self.path, self.method.lower(), *keys)
+
     def parameter_at(self, name: str) -> Location:
         """Where a parameter of this operation is described."""
         index = next((index for index, parameter in enumerate(self.parameters)

@@ -6,6 +6,7 @@ import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -16,7 +17,7 @@ from conformance.spec import Location, Operation
 
 TIMEOUT_SECONDS = 30
 #: headers curl sends by itself; repeating them only makes reproductions harder to read
-_CURL_OWN_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "content-length"}
+CURL_OWN_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "content-length"}
 
 
 class TargetUnreachable(ConnectionError):
@@ -70,6 +71,8 @@ class Exchange:
     operation: Operation | None = None
     form_fields: Mapping[str, str] | None = None
     file_name: str | None = None
+    #: the path parameters as sent (text), by name: what a repro traces to their origin
+    path_values: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def content_type(self) -> str:
@@ -86,6 +89,11 @@ class Exchange:
         return self.operation.response_at(self.status if status is None else status, message)
 
     def json_or_none(self) -> Any:
+        return self._parsed
+
+    @cached_property
+    def _parsed(self) -> Any:
+        """Parsed once: repros search the run's answers for where a value came from."""
         try:
             return self.json()
         except ValueError:
@@ -95,7 +103,7 @@ class Exchange:
         parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
         for name, value in self.request_headers.items():
             multipart_type = self.form_fields is not None and name.lower() == "content-type"
-            if multipart_type or name.lower() in _CURL_OWN_HEADERS:
+            if multipart_type or name.lower() in CURL_OWN_HEADERS:
                 continue
             parts += ["-H", shlex.quote(f"{name}: {value}")]
         if self.form_fields is not None:
@@ -128,6 +136,7 @@ class Client:
         url = self.base_url + case.path() + (("?" + urlencode(query)) if query else "")
         exchange = self.request(case.operation.method, url, headers=headers, data=data)
         exchange.operation = case.operation
+        exchange.path_values = {name: _text(value) for name, value in case.path_params.items()}
         return exchange
 
     def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,

@@ -178,3 +178,16 @@ def assert_conforms(run: ConformanceRun, operations: int) -> None:
     assert run.report["coverage"]["operations_exercised"] == operations
     assert re.fullmatch(r"\d+ passed, 0 failed, \d+ skipped",
                         run.output.strip().splitlines()[-1]), run.output[-500:]
+
+
+def assert_graded(run: ConformanceRun) -> None:
+    """Every finding names its source: the document's words (a quote with its seed and
+    section), or a decision of the contract (an x-source-note and where it lives)."""
+    for violation in run.report["violations"]:
+        source = violation["source"]
+        if violation["grade"] == "document":
+            assert source["seed"] and source["section"] and source["quote"], violation
+        else:
+            assert violation["grade"] == "contract", violation
+            assert source["note"] and source["where"].startswith("specs/"), violation
+        assert f"({violation['grade']})" in run.output, violation

@@ -21,7 +21,7 @@ from broken_proxy import (
     set_status,
     swap_header,
 )
-from conftest import assert_conforms, fresh, run_conformance, run_with_profile
+from conftest import assert_conforms, assert_graded, fresh, run_conformance, run_with_profile
 
 PRIMARY = "Bearer VSvXrNLlQCeCdTJjGUJgKw"
 SECONDARY = "Bearer m15cI9rocXEjj6r325sTKw"
@@ -207,5 +207,6 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     with BrokenProxy(mock.origin, make_breakage(), FAITHFUL_DOWNLOADS) as proxy:
         run = run_conformance("biometricscloud", proxy.url("/api/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
     assert "curl " in run.output

@@ -19,7 +19,7 @@ from broken_proxy import (
     rewrite_json,
     set_status,
 )
-from conftest import assert_conforms, fresh, run_conformance, run_with_profile
+from conftest import assert_conforms, assert_graded, fresh, run_conformance, run_with_profile
 
 PRIMARY_TOKEN = "903fc07decff1059951641d41e3045cd"
 SECONDARY_TOKEN = "cd7a005314c54a698beda40233600428"
@@ -209,6 +209,7 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     with BrokenProxy(mock.origin, breakage) as proxy:
         run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
     assert "curl " in run.output
 
@@ -221,5 +222,6 @@ def test_a_logout_that_does_not_end_the_session_is_reported(mock, tmp_path, path
     with BrokenProxy(mock.origin, Breakage("DELETE", path, respond)) as proxy:
         run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert "delete_is_final" in run.failed_checks, run.output[-3000:]
     assert "curl " in run.output

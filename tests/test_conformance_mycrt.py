@@ -20,7 +20,7 @@ from broken_proxy import (
     rewrite_json,
     set_status,
 )
-from conftest import assert_conforms, fresh, run_conformance
+from conftest import assert_conforms, assert_graded, fresh, run_conformance
 
 PRIMARY = "admin@example.com"
 SECONDARY = "dana.ortiz@example.org"
@@ -185,6 +185,7 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     with BrokenProxy(mock.origin, logins.breakage, make_breakage(logins)) as proxy:
         run = run_conformance("mycrt", proxy.url("/api"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
     assert "curl " in run.output
 
@@ -345,5 +346,6 @@ def test_a_capture_that_runs_again_after_its_stop_is_caught_in_real_time(mock, t
         run = run_conformance("mycrt", proxy.url("/api"), tmp_path, "--max-wait", SHORT_WAIT,
                               "--max-examples", "3")
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     seen = [v["seen"] for v in run.report["violations"] if v["check"] == "lifecycle"]
     assert "'RUNNING'" in seen, (seen, run.output[-3000:])

@@ -19,7 +19,7 @@ from broken_proxy import (
     set_status,
     swap_header,
 )
-from conftest import assert_conforms, fresh, run_conformance
+from conftest import assert_conforms, assert_graded, fresh, run_conformance
 
 PRIMARY = "Bearer upl_live_pinecrest_8f2d61c0b7a94e3f"
 SECONDARY = "Bearer upl_live_riverside_3a9c50d2e81f4b67"
@@ -143,6 +143,7 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     with BrokenProxy(mock.origin, breakage) as proxy:
         run = run_conformance("uplift", proxy.url("/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
     assert "curl " in run.output
 
@@ -153,5 +154,6 @@ def test_a_half_enforced_rule_is_caught_and_named(mock, tmp_path, name):
     with BrokenProxy(mock.origin, rewrite_request_json("POST", "/v1/captures", change)) as proxy:
         run = run_conformance("uplift", proxy.url("/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert run.failed_checks == {"rejects_invalid_input"}, run.output[-3000:]
     assert mutation in run.output, run.output[-3000:]

@@ -100,6 +100,8 @@ class MyCrtAdapter:
     checks = ("business_rules", "delete_is_final", "duplicate_name", "isolation", "lifecycle",
               "metrics", "read_after_write", "schedule", "session", "unique_ids")
     protected_fields: frozenset[str] = frozenset()
+    #: capture names (``unique_name``): a repro renews them, the run's may still exist
+    generated_values = re.compile(r"cf-[0-9a-f]{6}-\d+")
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
         exchange, token = login(session, account["email"], account["password"])
@@ -435,7 +437,8 @@ def business_rules_flow(session: Session) -> None:
 def document_sample(session: Session) -> None:
     """The document's own create body (with a name of the run's) is accepted and echoed
     as its sample answer shows: refusing it breaks the document's words."""
-    sample = {"start": "2018-05-19 12:00:00", "end": None, "scheduledStart": None}
+    sample: dict[str, Any] = {"start": "2018-05-19 12:00:00", "end": None,
+                              "scheduledStart": None}
     exchange = create(session, **sample)
     where = ("requestBody", "content", "application/json", "examples", "documentSample")
     refused = answer_failure(exchange, 200)
