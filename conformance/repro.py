@@ -20,6 +20,7 @@ Values of the profile are taken as they are: static tokens stay valid after the 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shlex
@@ -77,7 +78,7 @@ def script(exchange: Exchange, history: Sequence[Exchange], fixed: Collection[st
         for value, where in _carried(history[index], generated):
             if value in plan.origins or value in plan.fixed or len(plan.steps) >= MOST_STEPS:
                 continue
-            origin = _producer(plan, index, value)
+            origin = _producer(plan, index, value, where)
             if origin is None:
                 continue
             plan.origins[value] = origin
@@ -91,6 +92,7 @@ def script(exchange: Exchange, history: Sequence[Exchange], fixed: Collection[st
     lines = [f'{name}="{value}-$RANDOM"' for value, name in plan.fresh.items()]
     for step in sorted(plan.steps):
         lines += _setup_lines(plan, step)
+    lines += _file_lines(history[position])
     lines.append(_command(plan, history[position], ["curl", "-s", "-i"]))
     return "\n".join(lines)
 
@@ -122,6 +124,9 @@ def _carried(exchange: Exchange, generated: re.Pattern[str] | None
     for value in _body_strings(exchange):
         if traced(value):
             yield value, "body"
+    for value in (exchange.form_fields or {}).values():
+        if len(value) >= TRACED_LENGTH:
+            yield value, "form"
 
 
 def _body_strings(exchange: Exchange) -> Iterator[str]:
@@ -157,29 +162,33 @@ def _generated_values(exchange: Exchange, generated: re.Pattern[str] | None) -> 
 # -- where a value comes from -----------------------------------------------------------
 
 
-def _producer(plan: _Plan, before: int, value: str) -> _Origin | None:
+def _producer(plan: _Plan, before: int, value: str, where: str) -> _Origin | None:
     """The latest earlier request that changed state and whose answer carries ``value``:
     in a ``Set-Cookie``, or in its JSON at an id-like key (``id``, ``..._id``, ``token``,
     ``name``), the shallowest such place. A request that named the value in its path,
     query or credentials only echoes it (a delete answering the capture it deleted); one
-    that sent it in its body made it (a create of that name)."""
+    that sent it in its body made it (a create of that name). An upload form's fields
+    (a signed policy, unique) come from any answer that carries them, reads included."""
+    form = where == "form"
     for index in range(before - 1, -1, -1):
         exchange = plan.history[index]
-        if exchange.method in _SAFE or not 200 <= exchange.status < 300 or any(
-                carried == value for carried, where in _carried(exchange, None)
-                if where != "body"):
+        if (exchange.method in _SAFE and not form) or not 200 <= exchange.status < 300 or any(
+                carried == value for carried, place in _carried(exchange, None)
+                if place != "body"):
             continue
         cookie = re.search(r"(?:^|[\s,])([\w.-]+)=" + re.escape(value) + r"(?:;|$)",
                            exchange.headers.get("Set-Cookie", ""))
         if cookie:
             return _Origin(index, plan.variable("SESSION"), cookie=cookie.group(1))
-        path = _json_path(exchange.json_or_none(), value)
+        path = _json_path(exchange.json_or_none(), value, any_key=form)
         if path is not None:
-            return _Origin(index, plan.variable("ID"), json_path=path)
+            name = re.sub(r"\W+", "_", str(path[-1])).strip("_").upper() or "VALUE"
+            return _Origin(index, plan.variable(name), json_path=path)
     return None
 
 
-def _json_path(body: Any, value: str) -> tuple[str | int, ...] | None:
+def _json_path(body: Any, value: str, any_key: bool = False
+               ) -> tuple[str | int, ...] | None:
     """Breadth first, so the shallowest match wins; a list's last item is read as -1
     (the newest entry of a list that grows, such as a proof's captures)."""
     level: list[tuple[tuple[str | int, ...], Any]] = [((), body)]
@@ -188,7 +197,7 @@ def _json_path(body: Any, value: str) -> tuple[str | int, ...] | None:
         for path, node in level:
             if isinstance(node, dict):
                 for key, child in node.items():
-                    if _id_like(key) and _same(child, value):
+                    if (any_key or _id_like(key)) and _same(child, value):
                         return (*path, key)
                     following.append(((*path, key), child))
             elif isinstance(node, list):
@@ -233,10 +242,11 @@ def _setup_lines(plan: _Plan, step: int) -> list[str]:
     exchange = plan.history[step]
     produced = [(value, origin) for value, origin in plan.origins.items()
                 if origin.step == step]
+    lines = _file_lines(exchange)
     if not produced:
-        return [_command(plan, exchange, ["curl", "-s", "-o", "/dev/null"])]
-    answer = f"ANSWER{step}"
-    lines = [f"{answer}=$({_command(plan, exchange, ['curl', '-s', '-i'])})"]
+        return [*lines, _command(plan, exchange, ["curl", "-s", "-o", "/dev/null"])]
+    answer = f"ANSWER{sorted(plan.steps).index(step) + 1}"
+    lines.append(f"{answer}=$({_command(plan, exchange, ['curl', '-s', '-i'])})")
     for _, origin in produced:
         lines.append(f"{origin.variable}=$(printf '%s' \"${answer}\" | python3 -c "
                      f"{shlex.quote(_reader(origin))})")
@@ -266,11 +276,25 @@ def _command(plan: _Plan, exchange: Exchange, start: list[str]) -> str:
     if exchange.form_fields is not None:
         for name, value in exchange.form_fields.items():
             words += ["--form-string", _word(_substituted(f"{name}={value}", values))]
-        words += ["-F", shlex.quote(f"file=@{exchange.file_name or 'upload.bin'}")]
+        words += ["-F", shlex.quote(f"file=@{_file_name(exchange)}" + (
+            f";type={exchange.file_type}" if exchange.file_type else ""))]
     elif exchange.request_body:
         text = exchange.request_body.decode("utf-8", "replace")
         words += ["--data-binary", _word(_substituted(text, values, quoted=True))]
     return " ".join(words)
+
+
+def _file_name(exchange: Exchange) -> str:
+    return exchange.file_name or "upload.bin"
+
+
+def _file_lines(exchange: Exchange) -> list[str]:
+    """The uploaded file, written again where the form's ``@file`` expects it."""
+    if exchange.form_fields is None or exchange.file_content is None:
+        return []
+    data = base64.b64encode(exchange.file_content).decode()
+    write = "import base64, sys; sys.stdout.buffer.write(base64.b64decode(sys.argv[1]))"
+    return [f"python3 -c {shlex.quote(write)} {data} > {shlex.quote(_file_name(exchange))}"]
 
 
 def _url_pieces(exchange: Exchange, values: Mapping[str, str]) -> list[Piece]:

@@ -71,6 +71,9 @@ class Exchange:
     operation: Operation | None = None
     form_fields: Mapping[str, str] | None = None
     file_name: str | None = None
+    #: the uploaded file's bytes and type, so that a repro can send them again
+    file_content: bytes | None = None
+    file_type: str | None = None
     #: the path parameters as sent (text), by name: what a repro traces to their origin
     path_values: Mapping[str, str] = field(default_factory=dict)
 
@@ -159,7 +162,9 @@ class Client:
         body = sent.body if isinstance(sent.body, bytes) else (sent.body or "").encode()
         exchange = Exchange(method, url, dict(sent.headers), body or None, response.status_code,
                             response.headers, response.content, form_fields=form_fields,
-                            file_name=file[0] if file else None)
+                            file_name=file[0] if file else None,
+                            file_content=file[1] if file else None,
+                            file_type=file[2] if file else None)
         self.exchanges.append(exchange)
         return exchange
 

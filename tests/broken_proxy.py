@@ -109,6 +109,16 @@ def hide_clock() -> Breakage:
     return Breakage("GET", "/__admin/clock", respond)
 
 
+def expired_upload(path: str) -> Breakage:
+    """An object store that refuses every presigned POST as if its policy had expired."""
+    def respond(exchange: Exchange, forward: Forward) -> Answer:
+        return Answer(403, {"Content-Type": "application/xml"},
+                      b"<Error><Code>AccessDenied</Code><Message>Policy expired.</Message>"
+                      b"</Error>")
+
+    return Breakage("POST", path, respond)
+
+
 def set_status(method: str, path: str, status: int, when_status: int | None = None) -> Breakage:
     def respond(exchange: Exchange, forward: Forward) -> Answer:
         answer = forward(exchange)

@@ -15,6 +15,7 @@ from broken_proxy import (
     BrokenProxy,
     Exchange,
     cache_first,
+    expired_upload,
     hide_clock,
     rewrite_json,
     set_status,
@@ -145,11 +146,6 @@ def _as_plain_text(exchange, forward) -> Answer:
     return Answer(answer.status, {"Content-Type": "text/plain"}, answer.body)
 
 
-def _expired_upload(exchange, forward) -> Answer:
-    return Answer(403, {"Content-Type": "application/xml"},
-                  b"<Error><Code>AccessDenied</Code><Message>Policy expired.</Message></Error>")
-
-
 def _any_key_accepted(exchange, forward) -> Answer:
     """The store ignores the policy's key prefix: a key outside it is stored all the same."""
     key = re.search(rb'name="key"\r\n\r\n([^\r]*)\r\n', exchange.body)
@@ -193,7 +189,7 @@ BROKEN = {
     "lost write": (rewrite_json("POST", CAPTURES, _lose_write), "read_after_write"),
     "stale read": (cache_first("GET", CAPTURES), "read_after_write"),
     "newest first": (rewrite_json("GET", CAPTURES, _newest_first), "list_order"),
-    "early expiry": (Breakage("POST", BUCKET, _expired_upload), "upload_flow"),
+    "early expiry": (expired_upload(BUCKET), "upload_flow"),
     "key prefix not enforced": (Breakage("POST", BUCKET, _any_key_accepted), "upload_flow"),
     "media never processed": (rewrite_json("GET", MEDIA_PROCESSED,
                                            lambda body: {"media_processed": False}),

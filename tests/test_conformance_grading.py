@@ -8,7 +8,7 @@ import subprocess
 import xml.etree.ElementTree as ElementTree
 from typing import Any
 
-from broken_proxy import BrokenProxy, rewrite_json, set_status, swap_header
+from broken_proxy import BrokenProxy, expired_upload, rewrite_json, set_status, swap_header
 from conftest import assert_graded, fresh, run_conformance
 
 CAPTURE = r"/api/captures/\d+"
@@ -23,11 +23,11 @@ def findings(run: Any, check: str, operation: str) -> list[dict[str, Any]]:
             if violation["check"] == check and violation["operation"] == operation]
 
 
-def rerun(repro: str) -> tuple[int, str]:
+def rerun(repro: str, cwd: Any = None) -> tuple[int, str]:
     """The printed repro, run by bash as a user would: the status and body of its last
     answer (its own request; the setup steps before it are silent)."""
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", repro], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, cwd=cwd)
     assert done.returncode == 0, (repro, done.stderr)
     statuses = re.findall(r"^HTTP/\S+ (\d{3})", done.stdout, flags=re.MULTILINE)
     assert statuses, (repro, done.stdout)
@@ -80,15 +80,19 @@ def test_a_documented_answer_swapped_is_graded_document_and_reproduced(mock_fact
 def test_uplift_exact_status_and_a_leak_reproduced_across_accounts(mock_factory, tmp_path):
     """A 422 where the document names 400 for invalid parameters is a document finding;
     a capture another organization can read is a contract finding (the read side is the
-    contract's), and its repro creates the capture with the primary's key first."""
+    contract's), and its repro creates the capture with the primary's key first; an
+    upload refused by the store is reproduced with a fresh reservation and the file."""
     mock = fresh(mock_factory, "uplift")
     with BrokenProxy(mock.origin, set_status("POST", "/v1/captures", 422, when_status=400),
                      swap_header("GET", r"/v1/captures/[^/]+", "Authorization",
-                                 UPLIFT_SECONDARY, UPLIFT_PRIMARY)) as proxy:
+                                 UPLIFT_SECONDARY, UPLIFT_PRIMARY),
+                     expired_upload("/s3/uplift-captures/")) as proxy:
         run = run_conformance("uplift", proxy.url("/v1"), tmp_path, "--max-examples", "5")
         leaks = findings(run, "isolation", "getCapture")
-        assert leaks, run.output[-3000:]
+        uploads = [v for v in findings(run, "upload_flow", "createCapture") if v["status"]]
+        assert leaks and uploads, run.output[-3000:]
         status, body = rerun(leaks[0]["curl"])
+        refused, store = rerun(uploads[0]["curl"], cwd=tmp_path)
     assert run.exit_status == 1
     assert_graded(run)
     invalid = findings(run, "rejects_invalid_input", "createCapture")
@@ -100,6 +104,8 @@ def test_uplift_exact_status_and_a_leak_reproduced_across_accounts(mock_factory,
     repro = leaks[0]["curl"]
     assert UPLIFT_PRIMARY in repro and UPLIFT_SECONDARY in repro and "-X POST" in repro
     assert status == leaks[0]["status"] == 200 and '"session_id"' in body
+    assert refused == uploads[0]["status"] == 403 and "Policy expired" in store
+    assert (tmp_path / "conformance.mov").read_bytes().endswith(b"conformance")
 
 
 def test_fail_on_document_lets_contract_findings_pass(mock_factory, tmp_path):

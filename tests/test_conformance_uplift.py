@@ -14,6 +14,7 @@ from broken_proxy import (
     BrokenProxy,
     cache_first,
     drop_field,
+    expired_upload,
     rewrite_json,
     rewrite_request_json,
     set_status,
@@ -71,11 +72,6 @@ def _never_completed(body):
     return body
 
 
-def _expired_upload(exchange, forward) -> Answer:
-    return Answer(403, {"Content-Type": "application/xml"},
-                  b"<Error><Code>AccessDenied</Code><Message>Policy expired.</Message></Error>")
-
-
 def _default_camera_setup(body):
     """The nested enum unenforced: an unknown camera setup becomes the default one."""
     setup = body.get("camera_configuration")
@@ -123,7 +119,7 @@ BROKEN = {
     "lost write": (rewrite_json("POST", "/v1/captures", _lose_write), "read_after_write"),
     "stale read": (cache_first("GET", "/v1/captures"), "read_after_write"),
     "wrong pagination": (Breakage("GET", "/v1/captures", _first_page_always), "pagination"),
-    "early expiry": (Breakage("POST", "/s3/uplift-captures/", _expired_upload), "upload_flow"),
+    "early expiry": (expired_upload("/s3/uplift-captures/"), "upload_flow"),
     "never completes": (rewrite_json("GET", CAPTURE, _never_completed), "lifecycle"),
 }
 
