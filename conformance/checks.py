@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.exceptions import best_match
 
 from conformance.generation.negative import Mutation
 from conformance.results import Failure
@@ -58,8 +59,9 @@ def response_schema(operation: Operation, exchange: Exchange) -> Failure | None:
     except ValueError:
         return Failure(f"a {exchange.content_type} body for {exchange.status}",
                        f"unparseable: {_snippet(exchange)}", at)
-    error = next(iter(_validator(operation, exchange.status, exchange.content_type)
-                      .iter_errors(body)), None)
+    # the most specific error (within a oneOf, the branch's own), as users read it too
+    error = best_match(_validator(operation, exchange.status, exchange.content_type)
+                       .iter_errors(body))
     if error is None:
         return None
     where = "/".join(str(part) for part in error.absolute_path) or "(root)"
@@ -135,14 +137,22 @@ def rejects_invalid_input(operation: Operation, exchange: Exchange,
         if 400 <= exchange.status < 500:
             return None
         return Failure(f"a 4xx for invalid input ({mutation.name})",
-                       f"{exchange.status} {_snippet(exchange)}", at=mutation.location)
+                       f"{exchange.status} {_snippet(exchange)}", at=_rule_broken(mutation))
     at, message = named
     if exchange.status == status and (
             message is None or example_message(exchange.json_or_none()) == message):
         return None
     return Failure(f"{_answer(status, message)} for invalid input ({mutation.name})",
                    f"{exchange.status} {_snippet(exchange)}",
-                   at if 400 <= exchange.status < 500 else mutation.location)
+                   at if 400 <= exchange.status < 500 else _rule_broken(mutation))
+
+
+def _rule_broken(mutation: Mutation) -> tuple[str | int, ...]:
+    """The mutated keyword; a closed object is always the contract's decision (no
+    document lists what a body must not hold)."""
+    if mutation.location[-1:] == ("additionalProperties",):
+        return (*mutation.location[:-1], NOTE)
+    return mutation.location
 
 
 def auth_required(operation: Operation, exchange: Exchange, credentials: str) -> Failure | None:

@@ -170,14 +170,17 @@ def _producer(plan: _Plan, before: int, value: str, where: str) -> _Origin | Non
     that sent it in its body made it (a create of that name). An upload form's fields
     (a signed policy, unique) come from any answer that carries them, reads included."""
     form = where == "form"
+    cookie_pattern = re.compile(r"(?:^|[\s,])([\w.-]+)=" + re.escape(value) + r"(?:;|$)")
+    raw = value.encode()
     for index in range(before - 1, -1, -1):
         exchange = plan.history[index]
-        if (exchange.method in _SAFE and not form) or not 200 <= exchange.status < 300 or any(
-                carried == value for carried, place in _carried(exchange, None)
-                if place != "body"):
+        if (exchange.method in _SAFE and not form) or not 200 <= exchange.status < 300 or (
+                raw not in exchange.body and value not in exchange.headers.get("Set-Cookie", "")):
             continue
-        cookie = re.search(r"(?:^|[\s,])([\w.-]+)=" + re.escape(value) + r"(?:;|$)",
-                           exchange.headers.get("Set-Cookie", ""))
+        if any(carried == value for carried, place in _carried(exchange, None)
+               if place != "body"):
+            continue
+        cookie = cookie_pattern.search(exchange.headers.get("Set-Cookie", ""))
         if cookie:
             return _Origin(index, plan.variable("SESSION"), cookie=cookie.group(1))
         path = _json_path(exchange.json_or_none(), value, any_key=form)

@@ -457,7 +457,9 @@ class BiometricsCloudModel(ModelMachine):
                                    ("deleteFile", None)):
             after = self.send(operation_id, path_params={"id": record}, body=body,
                               has_body=body is not None)
-            self.expect_status("delete_is_final", after, 404)
+            self.expect("delete_is_final", operation_id, None if after.status == 404 else Failure(
+                "status 404", answered(after), archive_at(self.session)
+                if 200 <= after.status < 300 else after.answer_at(404)), after)
         self._not_listed(record)
 
     @model_rule(record=records)
@@ -619,7 +621,7 @@ def _expires_after_fifteen_minutes(session: Session, record_id: int, url: str,
     failure, exchange = downloaded(session, url, content)
     session.expect("lifecycle", "retrieveFile", failure and Failure(
         f"the file_url still valid {URL_LIFETIME_SECONDS - 20} s after signing: "
-        f"{failure.expected}", failure.seen), exchange)
+        f"{failure.expected}", failure.seen, failure.at), exchange)
     if not session.elapse("lifecycle", "the file_url's 15-minute expiry", 21):
         return
     exchange, failure = download(session, url)
@@ -630,7 +632,8 @@ def _expires_after_fifteen_minutes(session: Session, record_id: int, url: str,
     fresh = retrieve(session, record_id, session.primary)
     failure, fetched = downloaded(session, as_object(fresh).get("file_url"), content)
     session.expect("lifecycle", "retrieveFile", failure and Failure(
-        f"a fresh retrieve signs a working file_url: {failure.expected}", failure.seen),
+        f"a fresh retrieve signs a working file_url: {failure.expected}", failure.seen,
+        failure.at),
         fetched or fresh)
 
 

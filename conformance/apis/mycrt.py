@@ -53,6 +53,8 @@ UNKNOWN_USER = "User not found"
 NOT_MEMBER_STATUS = 401
 #: the document's permission, "User must be a member of the environment"
 ISOLATION = (ROOT, "x-conformance-rules", "isolation")
+#: the document's delete ("Deletes a specific capture"): what a capture still there breaks
+DELETED = (ROOT, "paths", "/captures/{id}", "delete")
 ALREADY_STOPPED = "This capture has already been stopped"
 CAPTURE_FAILED = "This capture failed and is no longer running"
 NOT_STARTED_YET = "Cannot stop a capture until it has started completely. Try again soon."
@@ -264,10 +266,13 @@ def answer_failure(exchange: Exchange, status: int, text: str | None = None) -> 
 def gone_failure(exchange: Exchange) -> Failure | None:
     """The operation's 404 for a capture that does not exist, with its documented message
     (stop, edit and delete: "Capture not found"; get and metrics: "Capture's
-    environment not found")."""
+    environment not found"). A capture still there breaks the delete itself."""
     examples = exchange.operation.documented_examples(404) if exchange.operation else []
     text = examples[0].get("message") if examples and isinstance(examples[0], dict) else None
-    return answer_failure(exchange, 404, text)
+    failure = answer_failure(exchange, 404, text)
+    if failure is not None and 200 <= exchange.status < 300:  # still there: not deleted
+        return Failure(failure.expected, failure.seen, DELETED)
+    return failure
 
 
 def refusal_failure(exchange: Exchange, *statuses: int) -> Failure | None:
