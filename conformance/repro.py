@@ -35,6 +35,10 @@ from conformance.transport import CURL_OWN_HEADERS, Exchange
 TRACED_LENGTH = 16
 #: how many requests a script replays at most before the finding's own
 MOST_STEPS = 12
+#: the longest a script sleeps between two steps (a run waits at most --max-wait)
+MOST_SLEEP = 120
+#: the mock's clock: a run that moved it is replayed moving it as much
+CLOCK_PATH = "/__admin/clock"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: a piece of a shell word: literal text, or the name of a variable
@@ -83,18 +87,45 @@ def script(exchange: Exchange, history: Sequence[Exchange], fixed: Collection[st
                 continue
             plan.origins[value] = origin
             for step in (origin.step, *_changes(history, origin.step, position, value, where)):
-                if step not in plan.steps:
+                if step not in plan.steps and len(plan.steps) < MOST_STEPS:
                     plan.steps.add(step)
                     pending.append(step)
     for step in (*sorted(plan.steps), position):
         for text in _generated_values(history[step], generated):
             plan.fresh.setdefault(text, plan.variable("NAME"))
     lines = [f'{name}="{value}-$RANDOM"' for value, name in plan.fresh.items()]
+    previous = None
     for step in sorted(plan.steps):
-        lines += _setup_lines(plan, step)
-    lines += _file_lines(history[position])
+        lines += _time_between(history, previous, step) + _setup_lines(plan, step)
+        previous = step
+    lines += _time_between(history, previous, position) + _file_lines(history[position])
     lines.append(_command(plan, history[position], ["curl", "-s", "-i"]))
     return "\n".join(lines)
+
+
+def _time_between(history: Sequence[Exchange], start: int | None, end: int) -> list[str]:
+    """The time that passed between two replayed steps, passed again: the mock clock's
+    moves in between, summed into one; else, from a second on, a sleep as long."""
+    if start is None:
+        return []
+    moves = [history[index] for index in range(start + 1, end)
+             if history[index].method == "POST" and urlsplit(history[index].url).path
+             == CLOCK_PATH and 200 <= history[index].status < 300]
+    seconds = sum(float((_json(move.request_body) or {}).get("advance_seconds", 0))
+                  for move in moves)
+    if moves and seconds > 0:
+        return [f"curl -s -o /dev/null -X POST {shlex.quote(moves[0].url)} -H "
+                f"'Content-Type: application/json' --data-binary "
+                f"'{{\"advance_seconds\": {seconds:g}}}'"]
+    waited = history[end].sent_at - history[start].sent_at
+    return [f"sleep {min(waited, MOST_SLEEP):.0f}"] if not moves and waited >= 1 else []
+
+
+def _json(data: bytes | None) -> Any:
+    try:
+        return json.loads(data or b"")
+    except ValueError:
+        return None
 
 
 # -- what a request carries -------------------------------------------------------------
@@ -132,11 +163,7 @@ def _carried(exchange: Exchange, generated: re.Pattern[str] | None
 def _body_strings(exchange: Exchange) -> Iterator[str]:
     if exchange.form_fields is not None or not exchange.request_body:
         return
-    try:
-        body = json.loads(exchange.request_body)
-    except ValueError:
-        return
-    yield from _strings(body)
+    yield from _strings(_json(exchange.request_body))
 
 
 def _strings(node: Any) -> Iterator[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -76,6 +77,8 @@ class Exchange:
     file_type: str | None = None
     #: the path parameters as sent (text), by name: what a repro traces to their origin
     path_values: Mapping[str, str] = field(default_factory=dict)
+    #: when it was sent (time.monotonic()): a repro waits as long between its steps
+    sent_at: float = 0.0
 
     @property
     def content_type(self) -> str:
@@ -146,6 +149,7 @@ class Client:
                 data: bytes | None = None, form_fields: Mapping[str, str] | None = None,
                 file: tuple[str, bytes, str] | None = None) -> Exchange:
         """Any HTTP call, recorded; multipart when ``form_fields`` are given."""
+        sent_at = time.monotonic()
         try:
             if form_fields is not None:
                 response = self._session.request(
@@ -164,7 +168,7 @@ class Client:
                             response.headers, response.content, form_fields=form_fields,
                             file_name=file[0] if file else None,
                             file_content=file[1] if file else None,
-                            file_type=file[2] if file else None)
+                            file_type=file[2] if file else None, sent_at=sent_at)
         self.exchanges.append(exchange)
         return exchange
 

@@ -8,12 +8,20 @@ import subprocess
 import xml.etree.ElementTree as ElementTree
 from typing import Any
 
-from broken_proxy import BrokenProxy, expired_upload, rewrite_json, set_status, swap_header
+from broken_proxy import (
+    BrokenProxy,
+    expired_upload,
+    refusal_accepted,
+    rewrite_json,
+    set_status,
+    swap_header,
+)
 from conftest import assert_graded, fresh, run_conformance
 
 CAPTURE = r"/api/captures/\d+"
 #: the MyCRT document's 404 for get and metrics, answered here by delete instead
 OTHER_DOCUMENTED_404 = "Capture's environment not found"
+ALREADY_STOPPED = "This capture has already been stopped"
 UPLIFT_SECONDARY = "Bearer upl_live_riverside_3a9c50d2e81f4b67"
 UPLIFT_PRIMARY = "Bearer upl_live_pinecrest_8f2d61c0b7a94e3f"
 
@@ -39,35 +47,41 @@ def _another_documented_message(body: Any) -> Any:
 
 
 def test_a_documented_answer_swapped_is_graded_document_and_reproduced(mock_factory, tmp_path):
-    """Delete answers its 404 with another section's documented message; stop answers a
-    400 where the document gives 404: both are document findings quoting the section,
-    ``--fail-on document`` fails the run, JUnit carries the grade, and the printed repros
-    (a login, the create, the delete, then the request) show the same answer again after
-    the run."""
+    """Delete answers its 404 with another section's documented message; edit answers a
+    400 where the document gives 404; a second stop is accepted: all document findings
+    quoting their section, ``--fail-on document`` fails the run, JUnit carries the grade,
+    and the printed repros (a login, the create, what happened to the capture since,
+    the mock clock's moves, then the request) show the same answer again after the run."""
     mock = fresh(mock_factory, "mycrt")
     junit = tmp_path / "junit.xml"
     with BrokenProxy(mock.origin,
                      rewrite_json("DELETE", CAPTURE, _another_documented_message,
                                   when=lambda answer: answer.status == 404),
-                     set_status("POST", CAPTURE + "/stop", 400, when_status=404)) as proxy:
+                     set_status("PUT", CAPTURE, 400, when_status=404),
+                     refusal_accepted("POST", CAPTURE + "/stop", 409, ALREADY_STOPPED,
+                                      "/stop")) as proxy:
         run = run_conformance("mycrt", proxy.url("/api"), tmp_path, "--max-examples", "5",
                               "--fail-on", "document", "--junit-xml", str(junit))
         deleted = findings(run, "delete_is_final", "deleteCapture")
-        stopped = findings(run, "rejects_invalid_input", "stopCapture")
-        assert deleted and stopped, run.output[-3000:]
+        edited = findings(run, "rejects_invalid_input", "editCapture")
+        stopped = [v for v in findings(run, "lifecycle", "stopCapture") if v["status"] == 200]
+        assert deleted and edited and stopped, run.output[-3000:]
         again = rerun(deleted[0]["curl"])
-        unknown = rerun(stopped[0]["curl"])
+        unknown = rerun(edited[0]["curl"])
+        second = rerun(stopped[0]["curl"])
     assert run.exit_status == 1
     assert_graded(run)
-    for violation, section in ((deleted[0], "Delete a Capture"), (stopped[0], "Stop a Capture")):
+    for violation, section in ((deleted[0], "Delete a Capture"), (edited[0], "Edit a Capture"),
+                               (stopped[0], "Stop a Capture")):
         assert violation["grade"] == "document", violation
         assert violation["source"]["section"] == section, violation
-        assert violation["source"]["quote"] == "Capture not found", violation
+    assert deleted[0]["source"]["quote"] == edited[0]["source"]["quote"] == "Capture not found"
     assert deleted[0]["expected"] == "404 'Capture not found'"
-    assert stopped[0]["expected"].startswith("404 'Capture not found' for invalid input")
+    assert edited[0]["expected"].startswith("404 'Capture not found' for invalid input")
     assert "login" in deleted[0]["curl"] and "-X POST" in deleted[0]["curl"]
     assert again[0] == deleted[0]["status"] == 404 and OTHER_DOCUMENTED_404 in again[1]
-    assert unknown[0] == stopped[0]["status"] == 400
+    assert unknown[0] == edited[0]["status"] == 400
+    assert "/__admin/clock" in stopped[0]["curl"] and second[0] == 200
     case = ElementTree.parse(junit).getroot().find(
         "testcase[@classname='mycrt.delete_is_final'][@name='deleteCapture']")
     assert case is not None

@@ -17,6 +17,7 @@ from broken_proxy import (
     cache_first,
     drop_field,
     hide_clock,
+    refusal_accepted,
     rewrite_json,
     set_status,
 )
@@ -127,14 +128,6 @@ def _pretend_delete(exchange, forward) -> Answer:
     return replace(answer, status=200) if answer.status == 200 else answer
 
 
-def _stop_again(exchange, forward) -> Answer:
-    """A second stop is accepted instead of refused with 409."""
-    answer = forward(exchange)
-    if answer.status == 409 and answer.json().get("message") == ALREADY_STOPPED:
-        return _current(exchange, forward, exchange.path.removesuffix("/stop"))
-    return answer
-
-
 def _ignore_metric_type(exchange, forward) -> Answer:
     return forward(replace(exchange, query=""))
 
@@ -168,7 +161,8 @@ BROKEN = {
     "stale read": (lambda _: cache_first("GET", CAPTURES), "read_after_write"),
     "delete not final": (lambda _: Breakage("DELETE", CAPTURE, _pretend_delete),
                          "delete_is_final"),
-    "second stop accepted": (lambda _: Breakage("POST", CAPTURE + "/stop", _stop_again),
+    "second stop accepted": (lambda _: refusal_accepted("POST", CAPTURE + "/stop", 409,
+                                                        ALREADY_STOPPED, "/stop"),
                              "lifecycle"),
     "duplicate name accepted": (lambda _: Breakage("POST", CAPTURES, _accept_duplicates),
                                 "duplicate_name"),
