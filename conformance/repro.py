@@ -63,6 +63,8 @@ class _Plan:
     origins: dict[str, _Origin] = field(default_factory=dict)
     fresh: dict[str, str] = field(default_factory=dict)
     steps: set[int] = field(default_factory=set)
+    #: steps that only sign in: the time before what the request is about exists is moot
+    sign_ins: set[int] = field(default_factory=set)
 
     def variable(self, prefix: str) -> str:
         return f"{prefix}{len(self.origins) + len(self.fresh) + 1}"
@@ -86,6 +88,8 @@ def script(exchange: Exchange, history: Sequence[Exchange], fixed: Collection[st
             if origin is None:
                 continue
             plan.origins[value] = origin
+            if where == "credential":
+                plan.sign_ins.add(origin.step)
             for step in (origin.step, *_changes(history, origin.step, position, value, where)):
                 if step not in plan.steps and len(plan.steps) < MOST_STEPS:
                     plan.steps.add(step)
@@ -97,7 +101,7 @@ def script(exchange: Exchange, history: Sequence[Exchange], fixed: Collection[st
     previous = None
     for step in sorted(plan.steps):
         lines += _time_between(history, previous, step) + _setup_lines(plan, step)
-        previous = step
+        previous = None if step in plan.sign_ins and previous is None else step
     lines += _time_between(history, previous, position) + _file_lines(history[position])
     lines.append(_command(plan, history[position], ["curl", "-s", "-i"]))
     return "\n".join(lines)
