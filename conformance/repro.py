@@ -75,9 +75,9 @@ def script(exchange: Exchange, history: Sequence[Exchange], fixed: Collection[st
     """The bash lines that reproduce ``exchange`` after the run (see the module)."""
     position = next((index for index in range(len(history) - 1, -1, -1)
                      if history[index] is exchange), None)
-    if position is None:
-        return exchange.curl()
     plan = _Plan(history, fixed, generated)
+    if position is None:  # not one of the run's: the request as it was sent
+        return "\n".join([*_file_lines(exchange), _command(plan, exchange, ["curl", "-s", "-i"])])
     pending = [position]
     while pending:
         index = pending.pop()

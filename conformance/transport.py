@@ -1,9 +1,9 @@
-"""Talking to the target: requests in, recorded exchanges out, each reproducible with curl."""
+"""Talking to the target: requests in, recorded exchanges out (a repro replays them, see
+``conformance.repro``)."""
 
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -104,21 +104,6 @@ class Exchange:
             return self.json()
         except ValueError:
             return None
-
-    def curl(self) -> str:
-        parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
-        for name, value in self.request_headers.items():
-            multipart_type = self.form_fields is not None and name.lower() == "content-type"
-            if multipart_type or name.lower() in CURL_OWN_HEADERS:
-                continue
-            parts += ["-H", shlex.quote(f"{name}: {value}")]
-        if self.form_fields is not None:
-            for name, value in self.form_fields.items():
-                parts += ["--form-string", shlex.quote(f"{name}={value}")]
-            parts += ["-F", shlex.quote(f"file=@{self.file_name or 'upload.bin'}")]
-        elif self.request_body:
-            parts += ["--data-binary", shlex.quote(self.request_body.decode("utf-8", "replace"))]
-        return " ".join(parts)
 
 
 class Client:
