@@ -24,17 +24,18 @@ from conformance.transport import Exchange
 ResponseCheck = Callable[[Operation, Exchange], Failure | None]
 #: the contract's rule for every answer, wherever the documents list a 5xx
 NO_SERVER_ERROR = (ROOT, "x-conformance-rules", "no-server-error")
+DOCUMENTED_STATUSES = (ROOT, "x-conformance-rules", "documented-statuses")
 
 
 def status_code_documented(operation: Operation, exchange: Exchange) -> Failure | None:
-    """An undocumented success breaks the documented success; any other status, the list
-    of answers the operation documents."""
+    """An undocumented success breaks the documented success; any other status, the
+    contract's rule that only listed statuses answer (no document lists them all)."""
     if operation.response(exchange.status) is not None:
         return None
     success = next((status for status in sorted(operation.documented_statuses)
                     if 200 <= status < 300), None)
     at = operation.response_at(success) if success and 200 <= exchange.status < 300 \
-        else ("responses",)
+        else DOCUMENTED_STATUSES
     return Failure(f"a documented status ({_statuses(operation)})",
                    f"{exchange.status} {_snippet(exchange)}", at)
 
