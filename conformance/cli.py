@@ -1,8 +1,9 @@
 """``conformance run``: the interface fixed by INTERFACES.md.
 
-Exit status 0: no violation and every check could run (those with nothing at the target
-to use are exempt); 1: violations found, or checks that could not run (unless
-``--allow-incomplete``); 2: bad usage, bad profile, or the target is unreachable.
+Exit status 0: no violation of a grade ``--fail-on`` counts and every check could run
+(those with nothing at the target to use are exempt); 1: such violations found, or checks
+that could not run (unless ``--allow-incomplete``); 2: bad usage, bad profile, or the
+target is unreachable.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     command.add_argument("--max-wait", type=_positive_seconds, default=60.0, metavar="SECONDS",
                          help="without /__admin/clock, the longest each time-based check "
                               "waits in real time (default 60)")
+    command.add_argument("--fail-on", choices=("document", "contract"), default="contract",
+                         help="the grades that make the exit status 1: document (only "
+                              "breaks of the document's own words) or contract (those and "
+                              "breaks of the spec's decisions; the default)")
     command.add_argument("--allow-incomplete", action="store_true",
                          help="exit 0 even when some checks could not run (they are still "
                               "listed)")
@@ -89,12 +94,13 @@ def _run(arguments: argparse.Namespace) -> int:
     if arguments.report:
         meta = {"base_url": arguments.base_url, "seed": arguments.seed,
                 "max_examples": arguments.max_examples, "max_wait": arguments.max_wait,
+                "fail_on": arguments.fail_on,
                 "requests": len(session.client.exchanges),
                 "duration_seconds": round(time.monotonic() - started, 3)}
         write_report(report(results, coverage(session), meta), arguments.report)
     render(results)
     incomplete = not results.complete and not arguments.allow_incomplete
-    return VIOLATIONS if results.violations or incomplete else OK
+    return VIOLATIONS if results.failing(arguments.fail_on) or incomplete else OK
 
 
 if __name__ == "__main__":

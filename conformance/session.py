@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from hypothesis.stateful import RuleBasedStateMachine
 
-from conformance import checks
+from conformance import checks, repro
 from conformance.generation.positive import Pins
 from conformance.results import Failure, Results
+from conformance.sources import NOTE, ROOT, source_of
 from conformance.spec import ApiSpec, Operation
 from conformance.transport import NO_CREDENTIALS, Case, Client, Credentials, Exchange
 
@@ -28,6 +31,12 @@ class RunSettings:
     #: without the mock clock, the longest any one time-based check waits in real time
     max_wait: float = 60.0
 
+
+#: findings about the run itself rather than one rule: always graded by the contract's
+#: rules at the spec's root (a refused request the suite needed; an answer it could not
+#: interpret), whatever the request was
+SUITE_RULES = {"setup": (ROOT, "x-conformance-rules", "setup"),
+               "unexpected_response": (ROOT, "x-conformance-rules", "interpretable-answers")}
 
 #: the first and the longest pause between two polls of a real-time wait
 FIRST_POLL, LONGEST_POLL = 0.5, 2.0
@@ -65,6 +74,8 @@ class Adapter(Protocol):
     #: the semantic checks its model and flows assert: one that records no verdict in a
     #: run (a create the server always refused, say) is reported as not run, never passed
     checks: tuple[str, ...]
+    #: values the run makes unique (names a server refuses twice): repros renew them
+    generated_values: re.Pattern[str] | None
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials: ...
 
@@ -170,7 +181,8 @@ class Session:
         self.expect("session", request.operation, Failure(
             f"the {role} account's credentials keep working for the whole run",
             f"they stopped working ({refused.status} "
-            f"{refused.body[:120].decode('utf-8', 'replace')}); signed in again"), refused)
+            f"{refused.body[:120].decode('utf-8', 'replace')}); signed in again",
+            at=("security", NOTE)), refused)
         renewed = self.adapter.sign_in(self, self.profile[role])
         setattr(self, role, renewed)
         return self.client.send(request, renewed)
@@ -185,7 +197,43 @@ class Session:
 
     def expect(self, check: str, operation: Operation | str, failure: Failure | None,
                exchange: Exchange | None) -> bool:
-        """Record one verdict; True when it passed."""
+        """Record one verdict, a violation graded by the source of the rule it broke;
+        True when it passed."""
         name = operation.operation_id if isinstance(operation, Operation) else operation
-        self.results.record(check, name, failure, exchange.curl() if exchange else "")
-        return failure is None
+        if failure is None:
+            self.results.record(check, name, None, "")
+            return True
+        known = operation if isinstance(operation, Operation) else self._operation_named(name)
+        at = SUITE_RULES.get(check, failure.at)
+        self.results.record(check, name, failure, self.repro(exchange) if exchange else "",
+                            source_of(self.spec, known, at),
+                            exchange.status if exchange else None)
+        return False
+
+    def repro(self, exchange: Exchange) -> str:
+        """A script that shows ``exchange`` again after the run, on its own."""
+        return repro.script(exchange, self.client.exchanges, self._profile_values,
+                            self.adapter.generated_values)
+
+    @cached_property
+    def _profile_values(self) -> frozenset[str]:
+        """The profile's values: they outlive the run, so repros use them as they are."""
+        return frozenset(_scalars(self.profile))
+
+    def _operation_named(self, name: str) -> Operation | None:
+        """Findings of a flow may name their operation by id, or a label: "(model)"."""
+        try:
+            return self.spec.operation(name)
+        except KeyError:
+            return None
+
+
+def _scalars(node: Any) -> Iterable[str]:
+    if isinstance(node, Mapping):
+        for value in node.values():
+            yield from _scalars(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _scalars(value)
+    elif node is not None:
+        yield str(node).lower() if isinstance(node, bool) else str(node)

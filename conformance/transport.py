@@ -1,20 +1,21 @@
-"""Talking to the target: requests in, recorded exchanges out, each reproducible with curl."""
+"""Talking to the target: requests in, recorded exchanges out (a repro replays them, see
+``conformance.repro``)."""
 
 from __future__ import annotations
 
 import json
 import math
-import shlex
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
 
-from conformance.spec import Operation
+from conformance.spec import Location, Operation
 
 TIMEOUT_SECONDS = 30
 #: a 429 is answered by waiting its Retry-After and sending again, this many times at most;
@@ -22,7 +23,7 @@ TIMEOUT_SECONDS = 30
 RATE_LIMIT_RETRIES = 5
 DEFAULT_RETRY_AFTER, LONGEST_RETRY_AFTER = 1.0, 30.0
 #: headers curl sends by itself; repeating them only makes reproductions harder to read
-_CURL_OWN_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "content-length"}
+CURL_OWN_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "content-length"}
 
 
 class TargetUnreachable(ConnectionError):
@@ -76,6 +77,13 @@ class Exchange:
     operation: Operation | None = None
     form_fields: Mapping[str, str] | None = None
     file_name: str | None = None
+    #: the uploaded file's bytes and type, so that a repro can send them again
+    file_content: bytes | None = None
+    file_type: str | None = None
+    #: the path parameters as sent (text), by name: what a repro traces to their origin
+    path_values: Mapping[str, str] = field(default_factory=dict)
+    #: when it was sent (time.monotonic()): a repro waits as long between its steps
+    sent_at: float = 0.0
 
     @property
     def content_type(self) -> str:
@@ -84,26 +92,23 @@ class Exchange:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    def answer_at(self, status: int | None = None, message: str | None = None) -> Location:
+        """Where the operation's spec describes the answer with ``status`` (default: the
+        one given) and that documented message: a rule to grade a finding by."""
+        if self.operation is None:
+            return ()
+        return self.operation.response_at(self.status if status is None else status, message)
+
     def json_or_none(self) -> Any:
+        return self._parsed
+
+    @cached_property
+    def _parsed(self) -> Any:
+        """Parsed once: repros search the run's answers for where a value came from."""
         try:
             return self.json()
         except ValueError:
             return None
-
-    def curl(self) -> str:
-        parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
-        for name, value in self.request_headers.items():
-            multipart_type = self.form_fields is not None and name.lower() == "content-type"
-            if multipart_type or name.lower() in _CURL_OWN_HEADERS:
-                continue
-            parts += ["-H", shlex.quote(f"{name}: {value}")]
-        if self.form_fields is not None:
-            for name, value in self.form_fields.items():
-                parts += ["--form-string", shlex.quote(f"{name}={value}")]
-            parts += ["-F", shlex.quote(f"file=@{self.file_name or 'upload.bin'}")]
-        elif self.request_body:
-            parts += ["--data-binary", shlex.quote(self.request_body.decode("utf-8", "replace"))]
-        return " ".join(parts)
 
 
 class Client:
@@ -125,8 +130,10 @@ class Client:
             headers.setdefault("Content-Type", content_type)
         query = {**credentials.query, **{k: _text(v) for k, v in case.query.items()}}
         url = self.base_url + case.path() + (("?" + urlencode(query)) if query else "")
-        return self.request(case.operation.method, url, headers=headers, data=data,
-                            operation=case.operation)
+        exchange = self.request(case.operation.method, url, headers=headers, data=data,
+                                operation=case.operation)
+        exchange.path_values = {name: _text(value) for name, value in case.path_params.items()}
+        return exchange
 
     def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
                 data: bytes | None = None, form_fields: Mapping[str, str] | None = None,
@@ -150,6 +157,7 @@ class Client:
                       data: bytes | None, form_fields: Mapping[str, str] | None,
                       file: tuple[str, bytes, str] | None,
                       operation: Operation | None) -> Exchange:
+        sent_at = time.monotonic()
         try:
             if form_fields is not None:
                 response = self._session.request(
@@ -166,7 +174,9 @@ class Client:
         body = sent.body if isinstance(sent.body, bytes) else (sent.body or "").encode()
         exchange = Exchange(method, url, dict(sent.headers), body or None, response.status_code,
                             response.headers, response.content, form_fields=form_fields,
-                            operation=operation, file_name=file[0] if file else None)
+                            operation=operation, file_name=file[0] if file else None,
+                            file_content=file[1] if file else None,
+                            file_type=file[2] if file else None, sent_at=sent_at)
         self.exchanges.append(exchange)
         return exchange
 

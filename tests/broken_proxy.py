@@ -111,6 +111,34 @@ def hide_clock() -> Breakage:
     return Breakage("GET", "/__admin/clock", respond)
 
 
+def expired_upload(path: str) -> Breakage:
+    """An object store that refuses every presigned POST as if its policy had expired."""
+    def respond(exchange: Exchange, forward: Forward) -> Answer:
+        return Answer(403, {"Content-Type": "application/xml"},
+                      b"<Error><Code>AccessDenied</Code><Message>Policy expired.</Message>"
+                      b"</Error>")
+
+    return Breakage("POST", path, respond)
+
+
+def refusal_accepted(method: str, path: str, status: int, message: str,
+                     suffix: str) -> Breakage:
+    """A refusal with this status and message answered as a success instead: 200 with the
+    resource read at the path without ``suffix`` (a second stop that a server accepts)."""
+    def respond(exchange: Exchange, forward: Forward) -> Answer:
+        answer = forward(exchange)
+        try:
+            refused = answer.status == status and answer.json().get("message") == message
+        except (ValueError, AttributeError):
+            refused = False
+        if not refused:
+            return answer
+        return forward(replace(exchange, method="GET", path=exchange.path.removesuffix(suffix),
+                               query="", body=b""))
+
+    return Breakage(method, path, respond)
+
+
 def set_status(method: str, path: str, status: int, when_status: int | None = None) -> Breakage:
     def respond(exchange: Exchange, forward: Forward) -> Answer:
         answer = forward(exchange)

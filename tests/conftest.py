@@ -215,6 +215,7 @@ def assert_reported(run: ConformanceRun, findings: dict[str, tuple[str, str, str
                          for violation in run.report["violations"])]
     reported = sorted({(v["check"], v["operation"]) for v in run.report["violations"]})
     assert not missed, (missed, reported, run.output[-3000:])
+    assert_graded(run)
 
 
 def fresh(mock_factory: Callable[..., RunningMock], api: str) -> RunningMock:
@@ -245,3 +246,16 @@ def postgresql() -> Iterator[Any]:
         pytest.skip(str(error))
     yield cluster
     cluster.stop()
+
+
+def assert_graded(run: ConformanceRun) -> None:
+    """Every finding names its source: the document's words (a quote with its seed and
+    section), or a decision of the contract (an x-source-note and where it lives)."""
+    for violation in run.report["violations"]:
+        source = violation["source"]
+        if violation["grade"] == "document":
+            assert source["seed"] and source["section"] and source["quote"], violation
+        else:
+            assert violation["grade"] == "contract", violation
+            assert source["note"] and source["where"].startswith("specs/"), violation
+        assert f"({violation['grade']})" in run.output, violation

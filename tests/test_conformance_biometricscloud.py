@@ -25,6 +25,7 @@ from broken_proxy import (
 from conftest import (
     BEHIND_STRICT_OPTIONS,
     assert_conforms,
+    assert_graded,
     assert_reported,
     fresh,
     run_conformance,
@@ -216,6 +217,7 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     with BrokenProxy(mock.origin, make_breakage(), FAITHFUL_DOWNLOADS) as proxy:
         run = run_conformance("biometricscloud", proxy.url("/api/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
     assert "curl " in run.output
 

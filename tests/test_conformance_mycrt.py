@@ -17,6 +17,7 @@ from broken_proxy import (
     cache_first,
     drop_field,
     hide_clock,
+    refusal_accepted,
     rewrite_json,
     rewrite_request_json,
     set_status,
@@ -24,6 +25,7 @@ from broken_proxy import (
 from conftest import (
     BEHIND_STRICT_OPTIONS,
     assert_conforms,
+    assert_graded,
     assert_reported,
     fresh,
     run_conformance,
@@ -135,14 +137,6 @@ def _pretend_delete(exchange, forward) -> Answer:
     return replace(answer, status=200) if answer.status == 200 else answer
 
 
-def _stop_again(exchange, forward) -> Answer:
-    """A second stop is accepted instead of refused with 409."""
-    answer = forward(exchange)
-    if answer.status == 409 and answer.json().get("message") == ALREADY_STOPPED:
-        return _current(exchange, forward, exchange.path.removesuffix("/stop"))
-    return answer
-
-
 def _ignore_metric_type(exchange, forward) -> Answer:
     return forward(replace(exchange, query=""))
 
@@ -176,7 +170,8 @@ BROKEN = {
     "stale read": (lambda _: cache_first("GET", CAPTURES), "read_after_write"),
     "delete not final": (lambda _: Breakage("DELETE", CAPTURE, _pretend_delete),
                          "delete_is_final"),
-    "second stop accepted": (lambda _: Breakage("POST", CAPTURE + "/stop", _stop_again),
+    "second stop accepted": (lambda _: refusal_accepted("POST", CAPTURE + "/stop", 409,
+                                                        ALREADY_STOPPED, "/stop"),
                              "lifecycle"),
     "duplicate name accepted": (lambda _: Breakage("POST", CAPTURES, _accept_duplicates),
                                 "duplicate_name"),
@@ -193,6 +188,7 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     with BrokenProxy(mock.origin, logins.breakage, make_breakage(logins)) as proxy:
         run = run_conformance("mycrt", proxy.url("/api"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
     assert "curl " in run.output
 
@@ -281,6 +277,7 @@ def test_a_capture_that_runs_again_after_its_stop_is_caught_in_real_time(mock, t
         run = run_conformance("mycrt", proxy.url("/api"), tmp_path, "--max-wait", SHORT_WAIT,
                               "--max-examples", "3")
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     seen = [v["seen"] for v in run.report["violations"] if v["check"] == "lifecycle"]
     assert "'RUNNING'" in seen, (seen, run.output[-3000:])
 
@@ -314,7 +311,8 @@ BEHIND_STRICT = {
     "metric filter ignored": (lambda _: Breakage("GET", CAPTURE + "/metrics",
                                                  _ignore_metric_type),
                               ("metrics", "getCaptureMetrics", "")),
-    "second stop accepted": (lambda _: Breakage("POST", CAPTURE + "/stop", _stop_again),
+    "second stop accepted": (lambda _: refusal_accepted("POST", CAPTURE + "/stop", 409,
+                                                        ALREADY_STOPPED, "/stop"),
                              ("lifecycle", "stopCapture", "")),
     "no auth": (lambda logins: logins.acting_as("GET", CAPTURES, None, PRIMARY),
                 ("auth_required", "listCaptures", "")),

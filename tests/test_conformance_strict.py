@@ -17,7 +17,7 @@ from broken_proxy import Answer, Breakage, BrokenProxy
 from conformance.apis._common import bearer
 from conformance.spec import load_api_spec
 from conformance.transport import Case, Client
-from conftest import ConformanceRun, fresh, run_strict
+from conftest import ConformanceRun, assert_graded, fresh, run_strict
 
 #: Where a variant departs from a decision the contract made alone (an x-source-note),
 #: the findings the suite may report: (check, operation) -> the contract's decision. Any
@@ -67,9 +67,11 @@ def departures(run: ConformanceRun, api: str) -> list[dict[str, Any]]:
 def test_a_strict_vendor_is_blamed_for_nothing_it_may_do(mock_factory, tmp_path, api):
     mock = fresh(mock_factory, api)
     run = run_strict(api, mock.origin, tmp_path, mock.profile(), "--max-wait", MAX_WAIT)
-    explained = departures(run, api)  # each graded "contract" (the grades' one-liner here)
+    explained = departures(run, api)
     false = [v for v in run.report["violations"] if v not in explained]
     assert not false, (false[:5], run.output[-3000:])
+    assert all(violation["grade"] == "contract" for violation in explained), explained
+    assert_graded(run)
     checks = run.report["checks"]
     assert all(checks.get(name, {}).get("passed") for name in JUDGED[api]), checks
     coverage = run.report["coverage"]

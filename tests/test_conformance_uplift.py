@@ -14,6 +14,7 @@ from broken_proxy import (
     BrokenProxy,
     cache_first,
     drop_field,
+    expired_upload,
     rewrite_json,
     rewrite_request_json,
     set_status,
@@ -22,6 +23,7 @@ from broken_proxy import (
 from conftest import (
     BEHIND_STRICT_OPTIONS,
     assert_conforms,
+    assert_graded,
     assert_reported,
     fresh,
     run_conformance,
@@ -78,11 +80,6 @@ def _never_completed(body):
     return body
 
 
-def _expired_upload(exchange, forward) -> Answer:
-    return Answer(403, {"Content-Type": "application/xml"},
-                  b"<Error><Code>AccessDenied</Code><Message>Policy expired.</Message></Error>")
-
-
 def _default_camera_setup(body):
     """The nested enum unenforced: an unknown camera setup becomes the default one."""
     setup = body.get("camera_configuration")
@@ -130,7 +127,7 @@ BROKEN = {
     "lost write": (rewrite_json("POST", "/v1/captures", _lose_write), "read_after_write"),
     "stale read": (cache_first("GET", "/v1/captures"), "read_after_write"),
     "wrong pagination": (Breakage("GET", "/v1/captures", _first_page_always), "pagination"),
-    "early expiry": (Breakage("POST", "/s3/uplift-captures/", _expired_upload), "upload_flow"),
+    "early expiry": (expired_upload("/s3/uplift-captures/"), "upload_flow"),
     "never completes": (rewrite_json("GET", CAPTURE, _never_completed), "lifecycle"),
 }
 
@@ -150,6 +147,7 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     with BrokenProxy(mock.origin, breakage) as proxy:
         run = run_conformance("uplift", proxy.url("/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
     assert "curl " in run.output
 
@@ -160,6 +158,7 @@ def test_a_half_enforced_rule_is_caught_and_named(mock, tmp_path, name):
     with BrokenProxy(mock.origin, rewrite_request_json("POST", "/v1/captures", change)) as proxy:
         run = run_conformance("uplift", proxy.url("/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert run.failed_checks == {"rejects_invalid_input"}, run.output[-3000:]
     assert mutation in run.output, run.output[-3000:]
 

@@ -32,7 +32,8 @@ from conformance.apis._common import plain_text
 from conformance.generation.positive import Pins
 from conformance.results import Failure
 from conformance.session import Session, SetupError
-from conformance.spec import Operation
+from conformance.sources import NOTE, ROOT
+from conformance.spec import Location, Operation
 from conformance.stateful import ModelDiverged, ModelMachine, model_rule
 from conformance.transport import (
     NO_CREDENTIALS,
@@ -53,6 +54,8 @@ NO_UPLOADED_OBJECT = "No uploaded object exists for upload_s3_key"
 #: well-formed (32 hex digits, like a real token) but issued to nobody
 UNKNOWN_TOKEN = "0" * 32
 UNKNOWN_CAPTURE = "conformance0unknown0capture"
+#: the contract's rule that another account neither sees nor changes a proof
+ISOLATION = (ROOT, "x-conformance-rules", "isolation")
 MEDIA = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00conformance test photo" * 4
 #: values for the form fields the policy's starts-with conditions ask for (lower-case name)
 FORM_FIELDS = {"utf8": ("utf8", "\u2713"), "content-type": ("Content-Type", "image/jpeg")}
@@ -80,6 +83,7 @@ class CaptureProofAdapter:
     checks = ("delete_is_final", "isolation", "lifecycle", "list_order", "read_after_write",
               "unique_ids", "upload_flow", "upload_required")
     protected_fields = frozenset({"token"})
+    generated_values = None
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
         """The profile's token is the session; listing the account's proof proves it works,
@@ -134,11 +138,24 @@ def require(session: Session, check: str, operation: str, failure: Failure | Non
         raise ModelDiverged(check)
 
 
-def status_failure(exchange: Exchange, *expected: int) -> Failure | None:
+def status_failure(exchange: Exchange, *expected: int, at: Location | None = None
+                   ) -> Failure | None:
+    """By default the rule is the expected answer's."""
     if exchange.status in expected:
         return None
     return Failure(f"status {' or '.join(map(str, expected))}",
-                   f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}")
+                   f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}",
+                   exchange.answer_at(expected[0]) if at is None else at)
+
+
+def credentials_at(session: Session, *field: str) -> Location:
+    """The upload credentials' answer (a field of the document's sample)."""
+    return session.operation("getUploadCredentials").field_at(200, *field)
+
+
+def answer_at(session: Session, operation_id: str, *field: str) -> Location:
+    """An operation's success answer, or a field of it."""
+    return session.operation(operation_id).field_at(200, *field)
 
 
 def unique_description(text: str = "conformance") -> str:
@@ -215,7 +232,8 @@ def upload_credentials(session: Session) -> dict[str, Any]:
         body.get("action_url"), str) and isinstance(body.get("key"), str)
     require(session, "upload_flow", "getUploadCredentials", None if usable else
             Failure("upload credentials with action_url and key",
-                    f"{exchange.status} {exchange.body[:200]!r}"), exchange)
+                    f"{exchange.status} {exchange.body[:200]!r}",
+                    credentials_at(session, "action_url")), exchange)
     return dict(body)
 
 
@@ -257,7 +275,8 @@ def post_upload(session: Session, credentials: Mapping[str, Any], key: str) -> E
             file=("conformance.jpg", MEDIA, "image/jpeg"))
     except TargetUnreachable as error:
         session.expect("upload_flow", "getUploadCredentials",
-                       Failure("a reachable action_url", str(error)[:200]), None)
+                       Failure("a reachable action_url", str(error)[:200],
+                               credentials_at(session, "action_url")), None)
         raise ModelDiverged("upload_flow") from error
 
 
@@ -269,7 +288,8 @@ def upload(session: Session) -> str:
     stored = exchange.status == 201 and f"<Key>{key}</Key>".encode() in exchange.body
     require(session, "upload_flow", "getUploadCredentials", None if stored else
             Failure(f"201 with S3's XML naming <Key>{key}</Key>",
-                    f"{exchange.status} {exchange.body[:200]!r}"), exchange)
+                    f"{exchange.status} {exchange.body[:200]!r}",
+                    credentials_at(session, "success_action_status")), exchange)
     return key
 
 
@@ -320,8 +340,9 @@ class CaptureProofModel(ModelMachine):
         created, exchange = create_capture(self.session, self.session.primary, self.primary,
                                            sent)
         capture_id = self.expect_created(created, exchange)
-        self.expect("unique_ids", "createCapture", Failure("a new capture id", capture_id)
-                    if capture_id in self.seen_ids else None, exchange)
+        self.expect("unique_ids", "createCapture", Failure(
+            "a new capture id", capture_id, answer_at(self.session, "createCapture"))
+            if capture_id in self.seen_ids else None, exchange)
         self.known[capture_id] = {**body, "library_item_id": None}
         self.seen_ids.add(capture_id)
         self.expect_fields(exchange, capture_id, created or {})
@@ -391,13 +412,14 @@ class CaptureProofModel(ModelMachine):
         """A 200 whose proof holds the new capture exactly once; its id."""
         self.expect_accepted(exchange)
         self.expect("read_after_write", "createCapture", None if created else Failure(
-            "the new capture once in the proof's captures", "absent or repeated"), exchange)
+            "the new capture once in the proof's captures", "absent or repeated",
+            answer_at(self.session, "createCapture")), exchange)
         return str((created or {}).get("id"))
 
     def expect_hidden(self, exchange: Exchange, capture: str) -> None:
         leaked = capture.encode() in exchange.body
         self.expect("isolation", exchange.operation or "(model)", Failure(
-            "no sign of another account's capture", f"{capture} in the answer")
+            "no sign of another account's capture", f"{capture} in the answer", ISOLATION)
             if leaked else None, exchange)
         self.expect_status("isolation", exchange, 404)
 
@@ -411,20 +433,20 @@ class CaptureProofModel(ModelMachine):
     def expect_listing(self, exchange: Exchange, captures: list[dict[str, Any]]) -> None:
         """Any list of the primary's captures: each once, oldest first, every one the model
         created, none the secondary wrote."""
-        operation = exchange.operation or "(model)"
+        operation, at = exchange.operation or "(model)", exchange.answer_at(200)
         ids = [str(item.get("id")) for item in captures]
         repeated = sorted({item for item in ids if ids.count(item) > 1})
         self.expect("unique_ids", operation, Failure(
-            "each capture once", f"repeated: {', '.join(repeated)}")
+            "each capture once", f"repeated: {', '.join(repeated)}", at)
             if repeated else None, exchange)
         self.expect_oldest_first(exchange, captures)
         missing = sorted(set(self.known) - set(ids))
         self.expect("read_after_write", operation, Failure(
-            "every capture created so far", f"missing: {', '.join(missing)}")
+            "every capture created so far", f"missing: {', '.join(missing)}", at)
             if missing else None, exchange)
         foreign = sorted({str(item.get("description")) for item in captures} & self.foreign)
         self.expect("isolation", operation, Failure(
-            "no capture written with the secondary's token", ", ".join(foreign))
+            "no capture written with the secondary's token", ", ".join(foreign), ISOLATION)
             if foreign else None, exchange)
 
     def expect_oldest_first(self, exchange: Exchange, captures: list[dict[str, Any]]) -> None:
@@ -435,7 +457,8 @@ class CaptureProofModel(ModelMachine):
         ordered = all(a <= b for a, b in pairwise(moments))  # type: ignore[operator]
         self.expect("list_order", exchange.operation or "(model)", None if ordered else
                     Failure("captures oldest first by created_at",
-                            ", ".join(str(item.get("created_at")) for item in captures[:6])),
+                            ", ".join(str(item.get("created_at")) for item in captures[:6]),
+                            answer_at(self.session, "listCaptures")),
                     exchange)
 
 
@@ -450,16 +473,19 @@ def upload_flow(session: Session) -> None:
                                        {"description": description, "upload_s3_key": key})
     require(session, "upload_flow", "createCapture", None if created and created.get(
         "upload_s3_key") == key else Failure(f"a capture with upload_s3_key {key}",
-                                             f"{exchange.status} {exchange.body[:200]!r}"),
-            exchange)
+                                             f"{exchange.status} {exchange.body[:200]!r}",
+                                             answer_at(session, "createCapture")), exchange)
     listing, exchange = list_captures(session, session.primary, session.profile["primary"])
     require(session, "upload_flow", "listCaptures", None if len(with_description(
         listing, description)) == 1 else Failure("the uploaded capture listed once",
-                                                 "absent or repeated"), exchange)
+                                                 "absent or repeated",
+                                                 answer_at(session, "listCaptures")), exchange)
     status, exchange = media_status(session, str(created["id"]))
     require(session, "upload_flow", "isMediaProcessed", None if status.get(
         "media_processed") is False else Failure("media_processed false right after creation",
-                                                 repr(status)[:200]), exchange)
+                                                 repr(status)[:200],
+                                                 answer_at(session, "isMediaProcessed")),
+            exchange)
     processing(session, str(created["id"]))
 
 
@@ -479,15 +505,17 @@ def processing(session: Session, capture_id: str) -> None:
     require(session, "lifecycle", "isMediaProcessed", None if status.get(
         "media_processed") is True and polled else Failure(
         f"media_processed true with the captures, {PROCESSING_SECONDS} s after creation",
-        repr(status)[:200]), exchange)
+        repr(status)[:200], answer_at(session, "isMediaProcessed")), exchange)
     listing, exchange = list_captures(session, session.primary, session.profile["primary"])
     listed = with_id(listing, capture_id)
+    media_url = answer_at(session, "listCaptures", "captures", "media_url")
     require(session, "lifecycle", "listCaptures", None if listed and listed.get(
         "media_processed") is True and listed.get("media_url") else Failure(
         "the processed capture listed with media_processed true and a media_url",
-        repr(listed)[:200]), exchange)
+        repr(listed)[:200], media_url), exchange)
     media = session.client.request("GET", str(listed["media_url"]))
-    require(session, "lifecycle", "listCaptures", status_failure(media, 200), media)
+    require(session, "lifecycle", "listCaptures", status_failure(media, 200, at=media_url),
+            media)
 
 
 def with_id(captures: list[dict[str, Any]], capture_id: str) -> dict[str, Any] | None:
@@ -502,14 +530,17 @@ def upload_policy_flow(session: Session) -> None:
     exchange = post_upload(session, credentials, outside)
     require(session, "upload_flow", "getUploadCredentials", None if exchange.status == 403
             else Failure(f"403 for key {outside}, outside the policy's prefix",
-                         f"{exchange.status} {exchange.body[:200]!r}"), exchange)
+                         f"{exchange.status} {exchange.body[:200]!r}",
+                         credentials_at(session, "key")), exchange)
     if not session.elapse("lifecycle", "the upload policy's expiry",
                           UPLOAD_WINDOW_SECONDS + 60):
         return
     exchange = post_upload(session, credentials, f"{credentials['key']}.jpg")
     require(session, "lifecycle", "getUploadCredentials", None if exchange.status == 403
             else Failure("403 once the policy has expired (1 hour after issue)",
-                         f"{exchange.status} {exchange.body[:200]!r}"), exchange)
+                         f"{exchange.status} {exchange.body[:200]!r}",
+                         (*credentials_at(session, "policy"), "contentSchema", NOTE)),
+            exchange)
 
 
 def unknown_upload_flow(session: Session) -> None:
@@ -519,12 +550,13 @@ def unknown_upload_flow(session: Session) -> None:
     _, exchange = create_capture(session, session.primary, session.profile["primary"],
                                  {"description": description, "upload_s3_key": key})
     message = (exchange.json_or_none() or {}).get("message") if exchange.status == 400 else None
+    rule = exchange.answer_at(400, NO_UPLOADED_OBJECT)
     require(session, "upload_required", "createCapture", None if message == NO_UPLOADED_OBJECT
             else Failure(f"400 {NO_UPLOADED_OBJECT!r}",
-                         f"{exchange.status} {exchange.body[:200]!r}"), exchange)
+                         f"{exchange.status} {exchange.body[:200]!r}", rule), exchange)
     listing, exchange = list_captures(session, session.primary, session.profile["primary"])
     require(session, "upload_required", "listCaptures", Failure(
-        "no capture from a refused create", description)
+        "no capture from a refused create", description, rule)
         if with_description(listing, description) else None, exchange)
 
 
@@ -560,8 +592,8 @@ def open_session(session: Session, login: dict[str, str]) -> str:
     body = exchange.json_or_none()
     opened = exchange.status == 200 and isinstance(body, dict) and body.get("token")
     require(session, "delete_is_final", "createSession", None if opened else
-            Failure("200 with a token for the profile's login", f"{exchange.status}"),
-            exchange)
+            Failure("200 with a token for the profile's login", f"{exchange.status}",
+                    exchange.answer_at(200)), exchange)
     return str(body["token"])
 
 

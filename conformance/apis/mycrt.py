@@ -25,10 +25,12 @@ from urllib.parse import urlsplit
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, initialize, multiple
 
+from conformance import checks
 from conformance.generation.positive import Pins
 from conformance.results import Failure
 from conformance.session import Session, SetupError
-from conformance.spec import Operation
+from conformance.sources import ROOT
+from conformance.spec import Location, Operation
 from conformance.stateful import ModelDiverged, ModelMachine, model_rule
 from conformance.transport import NO_CREDENTIALS, Case, Credentials, Exchange
 
@@ -49,6 +51,10 @@ WRONG_PASSWORD = "Invalid Password"
 UNKNOWN_USER = "User not found"
 #: a non-member of the environment (spec, NotMember); no session on a captures call: 403
 NOT_MEMBER_STATUS = 401
+#: the document's permission, "User must be a member of the environment"
+ISOLATION = (ROOT, "x-conformance-rules", "isolation")
+#: the document's delete ("Deletes a specific capture"): what a capture still there breaks
+DELETED = (ROOT, "paths", "/captures/{id}", "delete")
 ALREADY_STOPPED = "This capture has already been stopped"
 CAPTURE_FAILED = "This capture failed and is no longer running"
 NOT_STARTED_YET = "Cannot stop a capture until it has started completely. Try again soon."
@@ -96,6 +102,8 @@ class MyCrtAdapter:
     checks = ("business_rules", "delete_is_final", "duplicate_name", "isolation", "lifecycle",
               "metrics", "read_after_write", "schedule", "session", "unique_ids")
     protected_fields: frozenset[str] = frozenset()
+    #: capture names (``unique_name``): a repro renews them, the run's may still exist
+    generated_values = re.compile(r"cf-[0-9a-f]{6}-\d+")
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
         exchange, token = login(session, account["email"], account["password"])
@@ -239,41 +247,89 @@ def message(exchange: Exchange) -> Any:
     return body.get("message") if isinstance(body, dict) else None
 
 
+def answered(exchange: Exchange) -> str:
+    return f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}"
+
+
 def answer_failure(exchange: Exchange, status: int, text: str | None = None) -> Failure | None:
     """None when the answer has this status (and this documented message). For 200 any
     success will do: which 2xx is status_code_documented's to judge, once, rather than
-    every semantic check's that follows a success."""
+    every semantic check's that follows a success. The rule is that answer's (its
+    example, when the message is one)."""
     matches = 200 <= exchange.status < 300 if status == 200 else exchange.status == status
     if matches and (text is None or message(exchange) == text):
         return None
     expected = f"{status}" + (f" {text!r}" if text else "")
-    return Failure(expected, f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}")
+    return Failure(expected, answered(exchange), exchange.answer_at(status, text))
 
 
-def field_mismatch(expected: Mapping[str, Any], shown: Any) -> Failure | None:
-    """The fields whose shown values differ from the expected ones, or None."""
+def gone_failure(exchange: Exchange) -> Failure | None:
+    """The operation's 404 for a capture that does not exist, with its documented message
+    (stop, edit and delete: "Capture not found"; get and metrics: "Capture's
+    environment not found"). A capture still there breaks the delete itself."""
+    examples = exchange.operation.documented_examples(404) if exchange.operation else []
+    text = examples[0].get("message") if examples and isinstance(examples[0], dict) else None
+    failure = answer_failure(exchange, 404, text)
+    if failure is not None and 200 <= exchange.status < 300:  # still there: not deleted
+        return Failure(failure.expected, failure.seen, DELETED)
+    return failure
+
+
+def refusal_failure(exchange: Exchange, *statuses: int) -> Failure | None:
+    """A request the account may not make (not a member of the environment): refused
+    with one of ``statuses``. Answering it breaks the document's permission (a rule at the
+    spec's root); refusing it with another status, only the contract's choice of status
+    (NotMember's note)."""
+    if exchange.status in statuses:
+        return None
+    return Failure(f"status {' or '.join(map(str, statuses))}", answered(exchange),
+                   ISOLATION if exchange.status < 400 else exchange.answer_at(statuses[0]))
+
+
+def field_mismatch(exchange: Exchange, expected: Mapping[str, Any], shown: Any = None,
+                   at: Location | None = None) -> Failure | None:
+    """The fields whose shown values (default: the answer's) differ from the expected
+    ones, or None; by default the rule is the operation's success answer."""
+    shown = exchange.json_or_none() if shown is None else shown
     shown = shown if isinstance(shown, dict) else {}
     wrong = {key: value for key, value in expected.items() if shown.get(key) != value}
     if not wrong:
         return None
     return Failure(", ".join(f"{key} = {value!r}" for key, value in wrong.items()),
-                   ", ".join(f"{key} = {shown.get(key)!r}" for key in wrong))
+                   ", ".join(f"{key} = {shown.get(key)!r}" for key in wrong),
+                   exchange.answer_at(200) if at is None else at)
 
 
-def series_mismatch(series: Any) -> Failure | None:
+def status_at(exchange: Exchange) -> Location:
+    """The lifecycle's rule: the decision on ``Capture.status``."""
+    return exchange.operation.field_at(200, "status") if exchange.operation else ()
+
+
+def series_mismatch(exchange: Exchange, series: Any) -> Failure | None:
     """Type, label and Unit go together; data points come oldest first (MetricSeries)."""
     series = series if isinstance(series, dict) else {}
     label, unit = METRIC_SERIES.get(str(series.get("type")), (None, None))
     points = [p for p in series.get("dataPoints") or [] if isinstance(p, dict)]
     units = sorted({str(point.get("Unit")) for point in points} - {unit})
+    at = exchange.operation.field_at(200, "label") if exchange.operation else ()
     if series.get("label") != label or units:
         return Failure(f"label {label} and Unit {unit} for type {series.get('type')}",
-                       f"label {series.get('label')}, other units {units}")
+                       f"label {series.get('label')}, other units {units}", at)
     parsed = [parse_time(point.get("Timestamp")) for point in points]
     stamps = [stamp for stamp in parsed if stamp is not None]
     if len(stamps) == len(parsed) and stamps != sorted(stamps):
-        return Failure("data points oldest first", "out of order")
+        return Failure("data points oldest first", "out of order",
+                       exchange.operation.field_at(200, "dataPoints")
+                       if exchange.operation else ())
     return None
+
+
+def types_at(exchange: Exchange, wanted: str | None) -> Location:
+    """The ``type`` filter's decision, or the series list's when none was asked for."""
+    if exchange.operation is None:
+        return ()
+    return exchange.operation.parameter_at("type") if wanted else \
+        exchange.operation.field_at(200, "type")
 
 
 # -- flows: the parts of the contract one fixed sequence shows best ----------------------
@@ -306,7 +362,7 @@ def created(session: Session, name: str, **fields: Any) -> tuple[Exchange, dict[
         raise ModelDiverged(name)  # response_schema has said why
     found = session.send("getCapture", path_params={"id": body["id"]})
     require(session, "read_after_write", found, answer_failure(found, 200) or field_mismatch(
-        {"id": body["id"], "name": body["name"]}, found.json_or_none()))
+        found, {"id": body["id"], "name": body["name"]}))
     return exchange, body
 
 
@@ -318,7 +374,7 @@ def read_in_status(session: Session, name: str, capture_id: int,
     body = exchange.json_or_none()
     status = body.get("status") if isinstance(body, dict) else None
     require(session, name, exchange, None if status in statuses else Failure(
-        f"status {' or '.join(statuses)}", repr(status)))
+        f"status {' or '.join(statuses)}", repr(status), status_at(exchange)))
     return exchange, body if isinstance(body, dict) else {}
 
 
@@ -332,20 +388,22 @@ def session_flow(session: Session) -> None:
     earlier = session.primary
     exchange, token = login(session, account["email"], account["password"])
     require(session, "session", exchange, None if token else
-            Failure(f"200 with a {COOKIE} cookie", f"{exchange.status}"))
+            Failure(f"200 with a {COOKIE} cookie", f"{exchange.status}",
+                    exchange.answer_at(200)))
     own = session_cookie(str(token))
     ended = session.client.send(Case(session.operation("getCurrentUser")), earlier)
     check(session, "session", ended, answer_failure(ended, 401))
     me = session.send("getCurrentUser", own)
     check(session, "session", me, answer_failure(me, 200) or field_mismatch(
-        {"email": account["email"]}, me.json_or_none()))
+        me, {"email": account["email"]}))
     require(session, "session", out := session.send("logout", own), answer_failure(out, 200))
     after = session.send("getCurrentUser", own)
     check(session, "session", after, answer_failure(after, 401))
-    for credentials in (NO_CREDENTIALS, session.adapter.invalid_credentials()):
+    for label, credentials in (("no", NO_CREDENTIALS),
+                               ("invalid", session.adapter.invalid_credentials())):
         refused = session.send("logout", credentials)
-        check(session, "auth_required", refused, None if refused.status in (401, 403) else
-              Failure("401 or 403 without a live session", str(refused.status)))
+        check(session, "auth_required", refused,
+              checks.auth_required(session.operation("logout"), refused, label))
     session.primary = session.adapter.sign_in(session, account)
     still = session.send("getCurrentUser")
     check(session, "session", still, answer_failure(still, 200))
@@ -373,12 +431,30 @@ def business_rules_flow(session: Session) -> None:
     for fields, status, text in refusals:
         refused = create(session, **fields)
         check(session, "business_rules", refused, answer_failure(refused, status, text))
-    sample = {"start": "2018-05-19 12:00:00", "end": None, "scheduledStart": None}
-    exchange, body = created(session, "read_after_write", **sample)
-    check(session, "read_after_write", exchange, field_mismatch(
-        {"start": sample["start"], "status": STARTED, "end": None}, body))
-    for capture in (first, second, body):
+    unknown = session.send("listCaptures", query={"envId": UNKNOWN_ID})
+    check(session, "business_rules", unknown,
+          answer_failure(unknown, 404, ENVIRONMENT_NOT_FOUND))
+    for capture in (first, second):
         delete(session, capture["id"])
+    document_sample(session)
+
+
+def document_sample(session: Session) -> None:
+    """The document's own create body (with a name of the run's) is accepted and echoed
+    as its sample answer shows: refusing it breaks the document's words."""
+    sample: dict[str, Any] = {"start": "2018-05-19 12:00:00", "end": None,
+                              "scheduledStart": None}
+    exchange = create(session, **sample)
+    where = ("requestBody", "content", "application/json", "examples", "documentSample")
+    refused = answer_failure(exchange, 200)
+    require(session, "accepts_valid_input", exchange,
+            refused and Failure(refused.expected, refused.seen, where))
+    body = exchange.json_or_none()
+    check(session, "read_after_write", exchange, field_mismatch(
+        exchange, {"start": sample["start"], "status": STARTED, "end": None},
+        at=("responses", "200", "content", "application/json", "examples", "created")))
+    if isinstance(body, dict) and isinstance(body.get("id"), int):
+        delete(session, body["id"])
 
 
 def delete(session: Session, capture_id: int) -> None:
@@ -398,10 +474,11 @@ def delete_flow(session: Session) -> None:
                                ("editCapture", {"body": {"name": unique_name()},
                                                 "has_body": True})):
         after = session.send(operation_id, path_params=path, **case)
-        check(session, "delete_is_final", after, answer_failure(after, 404))
+        check(session, "delete_is_final", after, gone_failure(after))
     listing = session.send("listCaptures", query={"name": body["name"]})
     check(session, "delete_is_final", listing, answer_failure(listing, 200) or (
-        None if listing.json_or_none() == [] else Failure("no capture listed", "listed")))
+        None if listing.json_or_none() == [] else Failure("no capture listed", "listed",
+                                                          listing.answer_at(200))))
 
 
 def isolation_flow(session: Session) -> None:
@@ -409,21 +486,23 @@ def isolation_flow(session: Session) -> None:
     or delete a capture there."""
     env_id = session.profile["primary"]["env_id"]
     listing = session.send("listCaptures", session.secondary, query={"envId": env_id})
-    check(session, "isolation", listing, answer_failure(listing, NOT_MEMBER_STATUS))
+    check(session, "isolation", listing, refusal_failure(listing, NOT_MEMBER_STATUS))
     name = unique_name()
     refused = create(session, session.secondary, name=name)
-    check(session, "isolation", refused, answer_failure(refused, NOT_MEMBER_STATUS))
+    check(session, "isolation", refused, refusal_failure(refused, NOT_MEMBER_STATUS))
     found = session.send("listCaptures", query={"name": name})
     check(session, "isolation", found, answer_failure(found, 200) or (
-        None if found.json_or_none() == [] else Failure("nothing created", "a capture")))
+        None if found.json_or_none() == [] else Failure("nothing created", "a capture",
+                                                        ISOLATION)))
     everything = session.send("listCaptures", session.secondary)
     leaked = [item.get("id") for item in _items(everything) if item.get("envId") == env_id]
     check(session, "isolation", everything, answer_failure(everything, 200) or (
-        Failure(f"no capture of environment {env_id}", f"ids {leaked}") if leaked else None))
+        Failure(f"no capture of environment {env_id}", f"ids {leaked}", ISOLATION)
+        if leaked else None))
     _, body = created(session, "isolation")
     for operation_id in ("getCapture", "deleteCapture"):
         attempt = session.send(operation_id, session.secondary, path_params={"id": body["id"]})
-        check(session, "isolation", attempt, answer_failure(attempt, NOT_MEMBER_STATUS))
+        check(session, "isolation", attempt, refusal_failure(attempt, NOT_MEMBER_STATUS))
     still = session.send("getCapture", path_params={"id": body["id"]})
     check(session, "isolation", still, answer_failure(still, 200))
     delete(session, body["id"])
@@ -444,9 +523,10 @@ def metrics_flow(session: Session) -> None:
         series = _items(exchange)
         types = sorted(str(item.get("type")) for item in series)
         check(session, "metrics", exchange, answer_failure(exchange, 200) or field_mismatch(
-            {"types": [wanted] if wanted else sorted(METRIC_SERIES)}, {"types": types}))
+            exchange, {"types": [wanted] if wanted else sorted(METRIC_SERIES)},
+            {"types": types}, types_at(exchange, wanted)))
         for item in series:
-            check(session, "metrics", exchange, series_mismatch(item))
+            check(session, "metrics", exchange, series_mismatch(exchange, item))
     delete(session, body["id"])
 
 
@@ -500,7 +580,7 @@ def stop_flow(session: Session) -> None:
         return
     exchange, done = read_in_status(session, "lifecycle", body["id"], DONE)
     check(session, "lifecycle", exchange, None if done.get("end") else
-          Failure("`end` set once DONE", "null"))
+          Failure("`end` set once DONE", "null", status_at(exchange)))
     late = stop(session, body["id"])
     check(session, "lifecycle", late, answer_failure(late, 409, ALREADY_STOPPED))
 
@@ -515,16 +595,17 @@ def schedule_flow(session: Session) -> None:
                              duration=SCHEDULED_DURATION)
     ends = begin + timedelta(seconds=SCHEDULED_DURATION)
     require(session, "schedule", exchange, field_mismatch(
-        {"status": SCHEDULED, "start": None, "end": None}, body)
-        or _same_moment("scheduledStart", begin, body.get("scheduledStart"))
-        or _same_moment("scheduledEnd", ends, body.get("scheduledEnd")))
+        exchange, {"status": SCHEDULED, "start": None, "end": None}, body, status_at(exchange))
+        or _same_moment("scheduledStart", begin, body.get("scheduledStart"), status_at(exchange))
+        or _same_moment("scheduledEnd", ends, body.get("scheduledEnd"), status_at(exchange)))
     early = stop(session, body["id"])
     require(session, "schedule", early, answer_failure(early, 409, NOT_STARTED_YET))
     if not _scheduled_run(session, body["id"], lead, ends):
         delete(session, body["id"])
         return
     exchange, done = read_in_status(session, "schedule", body["id"], DONE)
-    check(session, "schedule", exchange, _same_moment("end", ends, done.get("end")))
+    check(session, "schedule", exchange, _same_moment("end", ends, done.get("end"),
+                                                      status_at(exchange)))
 
 
 def _scheduled_run(session: Session, capture_id: int, lead: int, ends: datetime) -> bool:
@@ -541,13 +622,25 @@ def _scheduled_run(session: Session, capture_id: int, lead: int, ends: datetime)
     return await_status(session, "schedule", capture_id, (DONE,), (STOPPING,), DONE_SECONDS)
 
 
-def _same_moment(name: str, expected: datetime, text: Any) -> Failure | None:
+def _same_moment(name: str, expected: datetime, text: Any, at: Location) -> Failure | None:
     """The same instant within a second, in any form the spec allows: a server may keep
     times to the second (``...:05.000Z``) or write them another way."""
     seen = parse_time(text)
     if seen is not None and abs((seen - expected).total_seconds()) < 1:
         return None
-    return Failure(f"{name} = {iso(expected)}", repr(text))
+    return Failure(f"{name} = {iso(expected)}", repr(text), at)
+
+
+def stop_rule(exchange: Exchange, refusals: list[str]) -> Location:
+    """Which rule a wrong answer to a stop breaks: a stop accepted before RUNNING, the
+    document's ("must be in the Running state"); a 409 with another of its three
+    messages, the contract's choice of message per status; anything else, the answer
+    the document gives (200, or the 409 with its message)."""
+    if 200 <= exchange.status < 300:
+        return ()
+    if refusals and exchange.status == 409 and message(exchange) in STOP_REFUSALS.values():
+        return exchange.answer_at(409)
+    return exchange.answer_at(409, refusals[0]) if refusals else exchange.answer_at(200)
 
 
 def _items(exchange: Exchange) -> list[dict[str, Any]]:
@@ -638,27 +731,33 @@ class MyCrtModel(ModelMachine):
         self.expect(name, exchange.operation or "(model)", answer_failure(exchange, status, text),
                     exchange)
 
+    def expect_gone(self, exchange: Exchange) -> None:
+        self.expect("delete_is_final", exchange.operation or "(model)", gone_failure(exchange),
+                    exchange)
+
     def expect_fields(self, name: str, exchange: Exchange, capture: Tracked,
                       shown: dict[str, Any]) -> None:
         self.expect(name, exchange.operation or "(model)",
-                    field_mismatch(self.fields(capture), shown), exchange)
+                    field_mismatch(exchange, self.fields(capture), shown), exchange)
 
     def observe(self, capture: Tracked, exchange: Exchange, shown: dict[str, Any]) -> None:
         """The status must be one the lifecycle allows now, and ``end`` set exactly when
         DONE; what is seen narrows the model (a capture never moves back)."""
         possible, status = self.possible(capture), shown.get("status")
         self.expect("lifecycle", exchange.operation or "(model)", None if status in possible
-                    else Failure(f"status {' or '.join(possible)}", repr(status)), exchange)
+                    else Failure(f"status {' or '.join(possible)}", repr(status),
+                                 status_at(exchange)), exchange)
         capture.floor = LIFECYCLE.index(str(status))
         ended = shown.get("end") is not None
         self.expect("lifecycle", exchange.operation or "(model)", None if ended == (
             status == DONE) else Failure("`end` set exactly when DONE",
-                                         f"status {status}, end {shown.get('end')!r}"), exchange)
+                                         f"status {status}, end {shown.get('end')!r}",
+                                         status_at(exchange)), exchange)
 
     def read_back(self, capture: Tracked, name: str = "read_after_write") -> None:
         exchange = self.send("getCapture", path_params={"id": capture.id})
         if capture.deleted:
-            self.expect_answer("delete_is_final", exchange, 404)
+            self.expect_gone(exchange)
             return
         self.expect_answer(name, exchange, 200)
         shown = self.body(exchange)
@@ -685,13 +784,16 @@ class MyCrtModel(ModelMachine):
         if start is not None:  # `start` may be null until the capture runs (the spec)
             self.expect("read_after_write", "createCapture", _same_moment(
                 "scheduledEnd (start + duration)", start + timedelta(seconds=MODEL_DURATION),
-                shown.get("scheduledEnd")), exchange)
+                shown.get("scheduledEnd"), status_at(exchange)), exchange)
         capture = Tracked(shown["id"], name, began, shown.get("scheduledEnd"))
         self.expect("unique_ids", "createCapture", None if capture.id not in self.seen_ids
-                    else Failure("a new id", f"{capture.id} again"), exchange)
+                    else Failure("a new id", f"{capture.id} again",
+                                 exchange.operation.field_at(200, "id")
+                                 if exchange.operation else ()), exchange)
         self.seen_ids.add(capture.id)
         self.expect_fields("read_after_write", exchange, capture, shown)
-        self.expect_equal("lifecycle", exchange, STARTED, shown.get("status"), "status")
+        self.expect_equal("lifecycle", exchange, STARTED, shown.get("status"), "status",
+                          status_at(exchange))
         self.tracked[capture.id] = capture
         self.read_back(capture)
         if settle:
@@ -734,16 +836,18 @@ class MyCrtModel(ModelMachine):
         matches = [item for item in items if item.get("id") == capture]
         if tracked.deleted:
             self.expect("delete_is_final", "listCaptures", Failure(
-                "a deleted capture no longer listed", f"{capture} listed") if matches else None,
-                exchange)
+                "a deleted capture no longer listed", f"{capture} listed",
+                exchange.answer_at(200)) if matches else None, exchange)
             return
         self.expect("read_after_write", "listCaptures", None if len(matches) == 1 else Failure(
-            f"capture {capture} listed once", f"listed {len(matches)} times"), exchange)
+            f"capture {capture} listed once", f"listed {len(matches)} times",
+            exchange.answer_at(200)), exchange)
         self.expect_fields("read_after_write", exchange, tracked, matches[0])
         self.observe(tracked, exchange, matches[0])
         others = [item.get("name") for item in items if item.get("name") != tracked.name]
         self.expect("read_after_write", "listCaptures", Failure(
-            f"only captures named {tracked.name}", f"also {others[:3]}")
+            f"only captures named {tracked.name}", f"also {others[:3]}",
+            exchange.operation.parameter_at("name") if exchange.operation else ())
             if scope == "name" and others else None, exchange)
 
     @model_rule(capture=captures, scope=st.sampled_from(["environment", "all", "name"]))
@@ -756,7 +860,7 @@ class MyCrtModel(ModelMachine):
         exchange = self.send("editCapture", path_params={"id": capture}, body={"name": name},
                              has_body=True)
         if tracked.deleted:
-            self.expect_answer("delete_is_final", exchange, 404)
+            self.expect_gone(exchange)
             return
         self.expect_answer("read_after_write", exchange, 200)
         tracked.name = name
@@ -790,7 +894,7 @@ class MyCrtModel(ModelMachine):
         tracked, began = self.tracked[capture], self.moment()
         exchange = self.send("stopCapture", path_params={"id": capture})
         if tracked.deleted:
-            self.expect_answer("delete_is_final", exchange, 404)
+            self.expect_gone(exchange)
             return
         possible = self.possible(tracked)  # after the answer: the window spans the request
         if 200 <= exchange.status < 300 and RUNNING in possible:
@@ -802,7 +906,7 @@ class MyCrtModel(ModelMachine):
         self.expect("lifecycle", "stopCapture", None if refused else Failure(
             " or ".join((["200"] if RUNNING in possible else []) +
                         [f"409 {text!r}" for text in refusals]),
-            f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}"), exchange)
+            answered(exchange), stop_rule(exchange, refusals)), exchange)
 
     @model_rule(capture=captures)
     def delete_capture(self, capture: int) -> None:
@@ -810,7 +914,7 @@ class MyCrtModel(ModelMachine):
         tracked = self.tracked[capture]
         exchange = self.send("deleteCapture", path_params={"id": capture})
         if tracked.deleted:
-            self.expect_answer("delete_is_final", exchange, 404)
+            self.expect_gone(exchange)
             return
         self.expect_answer("delete_is_final", exchange, 200)
         tracked.deleted = True
@@ -823,14 +927,16 @@ class MyCrtModel(ModelMachine):
         exchange = self.send("getCaptureMetrics", path_params={"id": capture},
                              query={"type": metric} if metric else {})
         if self.tracked[capture].deleted:
-            self.expect_answer("delete_is_final", exchange, 404)
+            self.expect_gone(exchange)
             return
         self.expect_answer("metrics", exchange, 200)
         series = self.items(exchange)
         self.expect_equal("metrics", exchange, [metric] if metric else sorted(METRIC_SERIES),
-                          sorted(str(item.get("type")) for item in series), "the series' types")
+                          sorted(str(item.get("type")) for item in series), "the series' types",
+                          types_at(exchange, metric))
         for item in series:
-            self.expect("metrics", "getCaptureMetrics", series_mismatch(item), exchange)
+            self.expect("metrics", "getCaptureMetrics", series_mismatch(exchange, item),
+                        exchange)
 
     @model_rule(capture=captures)
     def isolation(self, capture: int) -> None:
@@ -845,13 +951,14 @@ class MyCrtModel(ModelMachine):
         ]
         for operation_id, case in attempts:
             exchange = self.send(operation_id, other, path_params=path, **case)
-            self.expect_status("isolation", exchange, NOT_MEMBER_STATUS, 404)
+            self.expect("isolation", exchange.operation or "(model)",
+                        refusal_failure(exchange, NOT_MEMBER_STATUS, 404), exchange)
         listing = self.send("listCaptures", other, query={"name": tracked.name})
         self.expect_answer("isolation", listing, 200)
         leaked = [item.get("id") for item in self.items(listing)]
         self.expect("isolation", "listCaptures", Failure(
-            "no capture of the primary's environment", f"ids {leaked}") if leaked else None,
-            listing)
+            "no capture of the primary's environment", f"ids {leaked}", ISOLATION)
+            if leaked else None, listing)
         self.read_back(tracked, "isolation")
 
 

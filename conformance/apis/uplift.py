@@ -13,7 +13,7 @@ from conformance.apis._common import bearer, past_timestamps
 from conformance.generation.positive import Pins
 from conformance.results import Failure
 from conformance.session import Session
-from conformance.spec import Operation
+from conformance.spec import Location, Operation
 from conformance.stateful import ModelMachine, model_rule
 from conformance.transport import Credentials, Exchange, TargetUnreachable
 
@@ -30,6 +30,7 @@ class UpliftAdapter:
     checks = ("isolation", "lifecycle", "pagination", "read_after_write", "unique_ids",
               "upload_flow")
     protected_fields = frozenset()
+    generated_values = None
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
         return bearer(account["api_key"])
@@ -71,10 +72,20 @@ def reserve(session: Session, **changes: Any) -> dict[str, Any] | None:
                             has_body=True)
     body = exchange.json_or_none()
     if exchange.status != 200 or not isinstance(body, dict):
-        session.expect("upload_flow", "createCapture",
+        session.expect("setup", "createCapture",
                        Failure("a reservation to upload to", f"{exchange.status}"), exchange)
         return None
     return body
+
+
+def reservation_at(session: Session, *field: str) -> Location:
+    """The document's reservation answer (or one of its fields): what the upload uses."""
+    return session.operation("createCapture").field_at(200, *field)
+
+
+def status_at(exchange: Exchange) -> Location:
+    """The read side's ``status`` (a decision: the document knows only ``NEW``)."""
+    return exchange.operation.field_at(200, "status") if exchange.operation else ()
 
 
 def _some_capture_id(session: Session) -> str:
@@ -101,7 +112,8 @@ class UpliftModel(ModelMachine):
         created = exchange.json()
         self.expect("unique_ids", exchange.operation or "createCapture",
                     None if created["session_id"] not in self.known else
-                    Failure("a new session_id", f"{created['session_id']} again"), exchange)
+                    Failure("a new session_id", f"{created['session_id']} again",
+                            reservation_at(self.session, "session_id")), exchange)
         self.known[created["session_id"]] = {"athlete_id": body["athlete_id"],
                                              **body["movement_attributes"]}
         return str(created["session_id"])
@@ -143,8 +155,8 @@ class UpliftModel(ModelMachine):
         ids, exchange = self.pages("read_after_write", None, LARGEST_PAGE)
         self.expect("read_after_write", exchange.operation or "listCaptures",
                     None if ids.count(capture) == 1 else
-                    Failure(f"{capture} listed once", f"listed {ids.count(capture)} times"),
-                    exchange)
+                    Failure(f"{capture} listed once", f"listed {ids.count(capture)} times",
+                            exchange.answer_at(200)), exchange)
 
     @model_rule(capture=captures)
     def hidden_from_other_organization(self, capture: str) -> None:
@@ -153,8 +165,8 @@ class UpliftModel(ModelMachine):
         self.expect_status("isolation", exchange, 404)
         ids, listing = self.pages("isolation", self.session.secondary, LARGEST_PAGE)
         self.expect("isolation", "listCaptures",
-                    Failure("no capture of another organization", capture)
-                    if capture in ids else None, listing)
+                    Failure("no capture of another organization", capture,
+                            listing.answer_at(200)) if capture in ids else None, listing)
 
     @model_rule(page_size=st.integers(min_value=1, max_value=3))
     def pages_agree_with_one_page(self, page_size: int) -> None:
@@ -178,7 +190,8 @@ class UpliftModel(ModelMachine):
         failure = None if seen == expected else Failure(
             f"pages of {page_size} from offset 0 showing the first {len(expected)} captures "
             "once each, in the order of one page", f"{len(seen)} entries, "
-            f"{len(set(seen))} distinct, {len(set(expected) - set(seen))} missing")
+            f"{len(set(seen))} distinct, {len(set(expected) - set(seen))} missing",
+            reference.answer_at(200))
         self.expect("pagination", "listCaptures", failure, reference)
 
     @model_rule()
@@ -187,6 +200,13 @@ class UpliftModel(ModelMachine):
                                 athlete_id=self.session.profile["secondary"]["athlete_id"],
                                 session_group_id=str(uuid.uuid4()))
         exchange = self.send("createCapture", body=body, has_body=True)
+        if 200 <= exchange.status < 300:  # the document: the athlete must be the key's
+            athlete = ("requestBody", "content", "application/json", "schema", "properties",
+                       "athlete_id")
+            self.expect("isolation", "createCapture", Failure(
+                "403 for another organization's athlete", f"{exchange.status}", athlete),
+                exchange)
+            return
         self.expect_status("isolation", exchange, 403)
 
 
@@ -198,8 +218,8 @@ def upload_flow(session: Session) -> None:
     upload = _upload(session, reservation, b"\x00\x00\x00\x14ftypqt  conformance")
     if upload is None or not session.expect(
             "upload_flow", "createCapture", None if upload.status in (200, 201, 204) else
-            Failure("2xx from the presigned POST", f"{upload.status} {upload.body[:200]!r}"),
-            upload):
+            Failure("2xx from the presigned POST", f"{upload.status} {upload.body[:200]!r}",
+                    reservation_at(session)), upload):
         return
     if not session.wait_until(
             "upload_flow", f"the end of capture {reservation['session_id']}'s awaiting_upload",
@@ -208,7 +228,8 @@ def upload_flow(session: Session) -> None:
     status, exchange = _status(session, reservation["session_id"])
     session.expect("upload_flow", "getCapture",
                    None if status in ("processing", "completed") else
-                   Failure("processing or completed after upload", status), exchange)
+                   Failure("processing or completed after upload", status,
+                           status_at(exchange)), exchange)
     _expiry_and_processing(session, reservation["session_id"])
 
 
@@ -221,7 +242,8 @@ def _upload(session: Session, reservation: dict[str, Any], data: bytes) -> Excha
             file=("conformance.mov", data, "video/quicktime"))
     except TargetUnreachable as error:
         session.expect("upload_flow", "createCapture",
-                       Failure("a reachable upload_url", str(error)[:200]), None)
+                       Failure("a reachable upload_url", str(error)[:200],
+                               reservation_at(session, "upload_url")), None)
         return None
 
 
@@ -234,15 +256,17 @@ def _expiry_and_processing(session: Session, uploaded_id: str) -> None:
     if late is not None:
         session.expect("lifecycle", "createCapture", None if late.status == 403 else
                        Failure("403 from S3 once the 30-minute window has passed",
-                               str(late.status)), late)
+                               str(late.status), reservation_at(session, "upload_expires_at")),
+                       late)
     status, exchange = _status(session, stale["session_id"])
     session.expect("lifecycle", "getCapture", None if status == "error" else
-                   Failure("error once the upload window closed unused", status), exchange)
+                   Failure("error once the upload window closed unused", status,
+                           status_at(exchange)), exchange)
     if not session.elapse("lifecycle", "the processing grace", PROCESSING_GRACE_SECONDS):
         return
     status, exchange = _status(session, uploaded_id)
     session.expect("lifecycle", "getCapture", None if status == "completed" else
-                   Failure("completed after processing", status), exchange)
+                   Failure("completed after processing", status, status_at(exchange)), exchange)
 
 
 def _status(session: Session, capture_id: str) -> tuple[str, Exchange]:

@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, multiple, rule
 
 from conformance.results import Failure
 from conformance.session import Session
-from conformance.spec import Operation
+from conformance.spec import Location, Operation
 from conformance.transport import Credentials, Exchange
 
 
@@ -64,9 +64,11 @@ class ModelMachine(RuleBasedStateMachine):
             raise ModelDiverged(check)
 
     def expect_status(self, check: str, exchange: Exchange, *expected: int) -> None:
+        """The answer's status; a miss breaks the expected answer's rule."""
         failure = None if exchange.status in expected else Failure(
             f"status {' or '.join(map(str, expected))}",
-            f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}")
+            f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}",
+            exchange.answer_at(expected[0]))
         self.expect(check, exchange.operation or "(flow)", failure, exchange)
 
     def expect_accepted(self, exchange: Exchange) -> None:
@@ -79,6 +81,8 @@ class ModelMachine(RuleBasedStateMachine):
         self.expect("setup", exchange.operation or "(model)", failure, exchange)
 
     def expect_equal(self, check: str, exchange: Exchange, expected: Any, seen: Any,
-                     what: str) -> None:
-        failure = None if expected == seen else Failure(f"{what} = {expected!r}", repr(seen))
+                     what: str, at: Location | None = None) -> None:
+        """A value the model predicts; by default the rule is the answer's own response."""
+        failure = None if expected == seen else Failure(
+            f"{what} = {expected!r}", repr(seen), exchange.answer_at() if at is None else at)
         self.expect(check, exchange.operation or "(flow)", failure, exchange)
