@@ -1,6 +1,7 @@
 """Data a strict server accepts (issue 10): a server that refuses the document's own sample
 create gets one ``setup`` violation quoting its answer; the run goes on with a safer
-variant, creates its data and runs every check."""
+variant, creates its data and runs every check. The same runs show the clean-up of an API
+that deletes (MyCRT) and of one that cannot (Uplift)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from broken_proxy import Answer, Breakage, BrokenProxy
 from conftest import fresh, run_conformance
+from holdings import assert_removed_or_listed, holdings
 
 
 def refusing(path: str, refused: Callable[[dict[str, Any]], bool],
@@ -55,6 +57,7 @@ def test_a_refused_sample_is_one_setup_finding_and_a_safer_variant_carries_on(
         mock_factory, tmp_path, api):
     base, path, refused, error, variant = STRICT[api]
     mock = fresh(mock_factory, api)
+    before = holdings(mock, api)
     with BrokenProxy(mock.origin, refusing(path, refused, error)) as proxy:
         run = run_conformance(api, proxy.url(base), tmp_path, "--max-examples", "5")
     setups = [v for v in run.report["violations"] if v["check"] == "setup"]
@@ -66,3 +69,4 @@ def test_a_refused_sample_is_one_setup_finding_and_a_safer_variant_carries_on(
     assert run.failed_checks == {"setup"}, run.output[-3000:]
     assert run.report["not_run"] == [], run.report["not_run"]
     assert run.exit_status == 1
+    assert_removed_or_listed(run, api, before, holdings(mock, api))
