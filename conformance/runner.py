@@ -75,7 +75,7 @@ def _report_unreached(session: Session) -> None:
     cause = (f"{', '.join(refused)} never answered 2xx" if refused
              else "the requests it needs did not get that far")
     for check in unreached:
-        if session.settings.read_only:  # what --read-only sends reached every other check
+        if session.settings.read_only:  # the model and the flows' writes were left out
             session.results.skip(check, f"{REASON} (it needs writes)", exempt=True)
         else:
             session.results.skip(check, f"never reached its assertion: {cause}")

@@ -122,17 +122,19 @@ class MyCrtAdapter:
 
     def pins(self, session: Session, operation: Operation) -> Pins | None:
         """Valid values only: a unique name, the primary's environment, a readable schedule,
-        a duration of at least 60 s. Ids are of captures this run created, so the schema
-        phase never stops, renames or deletes a capture it does not own. Login keeps its
+        a duration of 60 s to an hour. Ids are of captures this run created, so the schema
+        phase never stops, renames or deletes a capture it does not own (under --read-only:
+        an id no capture has, and for reads one the environment holds). Login keeps its
         generated (wrong) credentials: a login that works would leave its cookie in the
         suite's client (see ``login``). Logout would end the primary's session; the
         session flow exercises both on a session of its own."""
         env_id = session.profile["primary"]["env_id"]
-        fresh = {"id": st.builds(lambda: fresh_capture_id(session))}
-        if session.settings.read_only:  # ids of nothing the run may change
-            fresh = {"id": UNKNOWN_ID}
-        readable = fresh if not session.settings.read_only else {
-            "id": existing_capture_id(session)}
+        fresh: dict[str, Any]
+        readable: dict[str, Any]
+        if session.settings.read_only:  # writes name no capture; reads one that is there
+            fresh, readable = {"id": UNKNOWN_ID}, {"id": existing_capture_id(session)}
+        else:
+            fresh = readable = {"id": st.builds(lambda: fresh_capture_id(session))}
         table: dict[str, Pins | None] = {
             "listCaptures": Pins(query={"envId": env_id}),
             "createCapture": Pins(body={"name": names(), "envId": env_id,
