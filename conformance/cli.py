@@ -24,6 +24,7 @@ from conformance.session import RunSettings, SetupError
 from conformance.transport import TargetUnreachable
 
 OK, VIOLATIONS, USAGE = 0, 1, 2
+INTERRUPTED = 130  # the shell's own status for Ctrl-C
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ProfileError, SetupError, TargetUnreachable) as error:
         print(f"conformance: {error}", file=sys.stderr)
         return USAGE
+    except KeyboardInterrupt:  # the run has cleaned up after itself on the way out
+        print("conformance: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
                          help="the grades that make the exit status 1: document (only "
                               "breaks of the document's own words) or contract (those and "
                               "breaks of the spec's decisions; the default)")
+    command.add_argument("--read-only", action="store_true",
+                         help="send only requests that cannot change state (reads, sign-ins, "
+                              "and requests the contract refuses); checks that need writes "
+                              "are listed as not run")
+    command.add_argument("--keep-data", action="store_true",
+                         help="keep what the run created (by default it is deleted at the "
+                              "end where the API allows)")
     command.add_argument("--allow-incomplete", action="store_true",
                          help="exit 0 even when some checks could not run (they are still "
                               "listed)")
@@ -86,7 +97,7 @@ def _run(arguments: argparse.Namespace) -> int:
           flush=True)
     session = run(arguments.api, arguments.base_url, profile,
                   RunSettings(arguments.max_examples, arguments.seed,
-                              arguments.max_wait),
+                              arguments.max_wait, arguments.read_only, arguments.keep_data),
                   progress=lambda line: print(line, flush=True), spec_path=arguments.spec)
     results = session.results
     if arguments.junit_xml:
@@ -96,6 +107,8 @@ def _run(arguments: argparse.Namespace) -> int:
                 "max_examples": arguments.max_examples, "max_wait": arguments.max_wait,
                 "fail_on": arguments.fail_on,
                 "requests": len(session.client.exchanges),
+                "read_only": arguments.read_only,
+                "cleanup": session.ledger.outcome.report() if session.ledger.outcome else {},
                 "duration_seconds": round(time.monotonic() - started, 3)}
         write_report(report(results, coverage(session), meta), arguments.report)
     render(results)

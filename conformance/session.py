@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -13,7 +14,9 @@ from urllib.parse import urlsplit
 from hypothesis.stateful import RuleBasedStateMachine
 
 from conformance import checks, repro
+from conformance.cleanup import Disposal, Ledger
 from conformance.generation.positive import Pins
+from conformance.readonly import LeftOut, writes
 from conformance.results import Failure, Results
 from conformance.sources import NOTE, ROOT, source_of
 from conformance.spec import ApiSpec, Operation
@@ -30,6 +33,10 @@ class RunSettings:
     seed: int = 0
     #: without the mock clock, the longest any one time-based check waits in real time
     max_wait: float = 60.0
+    #: send nothing that may change state (conformance.readonly)
+    read_only: bool = False
+    #: leave what the run created in place (conformance.cleanup)
+    keep_data: bool = False
 
 
 #: findings about the run itself rather than one rule: always graded by the contract's
@@ -76,6 +83,10 @@ class Adapter(Protocol):
     checks: tuple[str, ...]
     #: values the run makes unique (names a server refuses twice): repros renew them
     generated_values: re.Pattern[str] | None
+    #: operations that only sign an account in: ``--read-only`` still sends them
+    sign_ins: frozenset[str]
+    #: what the run can create, and how it is removed at the end (conformance.cleanup)
+    disposals: tuple[Disposal, ...]
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials: ...
 
@@ -105,9 +116,29 @@ class Session:
     primary: Credentials = field(default_factory=Credentials)
     secondary: Credentials = field(default_factory=Credentials)
     progress: Callable[[str], None] = print
+    ledger: Ledger = field(init=False)
+    #: operationId -> the index of the baseline variant the server accepted (baseline.py)
+    baselines: dict[str, int] = field(default_factory=dict)
+    _refusals: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.results = Results(self.spec.name)
+        self.ledger = Ledger(tuple(self.adapter.disposals))
+
+    @contextmanager
+    def refusal_expected(self) -> Iterator[None]:
+        """Requests the contract says are refused before anything changes (invalid input,
+        no credentials, another account's data): ``--read-only`` sends them."""
+        self._refusals += 1
+        try:
+            yield
+        finally:
+            self._refusals -= 1
+
+    def guard(self, what: str) -> None:
+        """Under ``--read-only``, stop before a request that may change state."""
+        if self.settings.read_only and not self._refusals:
+            raise LeftOut(what)
 
     def wait_until(self, check: str, what: str, ready: Callable[[], bool],
                    clock_seconds: float, promised: float | None = None) -> bool:
@@ -163,19 +194,27 @@ class Session:
     def send_case(self, request: Case, credentials: Credentials | None = None) -> Exchange:
         """``send`` for a case already built (generated or mutated)."""
         credentials = self.primary if credentials is None else credentials
+        if writes(request.operation, self.adapter.sign_ins):
+            self.guard(request.operation.operation_id)
+        owner = self._role(credentials) or credentials
         exchange = self.client.send(request, credentials)
         if exchange.status in (401, 403):
             exchange = self._renewed(request, credentials, exchange)
+        self.ledger.observe(request, exchange, owner)
         self.judge_response(exchange)
         return exchange
+
+    def _role(self, credentials: Credentials) -> str | None:
+        """Which profile account these credentials are now, if either."""
+        return next((name for name, held in (("primary", self.primary),
+                                             ("secondary", self.secondary))
+                     if held == credentials and held != NO_CREDENTIALS), None)
 
     def _renewed(self, request: Case, credentials: Credentials, refused: Exchange) -> Exchange:
         """A refusal of one of the run's own credentials that has stopped working: one
         ``session`` violation, a fresh sign-in and one retry, so the loss is never
         reported under whichever check happened to send the next request."""
-        role = next((name for name, held in (("primary", self.primary),
-                                             ("secondary", self.secondary))
-                     if held == credentials and held != NO_CREDENTIALS), None)
+        role = self._role(credentials)
         if role is None or self.adapter.alive(self, credentials):
             return refused
         self.expect("session", request.operation, Failure(

@@ -12,7 +12,6 @@ The flows check pagination over every sort order and the 15-minute life of a
 from __future__ import annotations
 
 import base64
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +22,10 @@ from urllib.parse import parse_qsl, urlsplit
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, consumes, multiple, precondition
 
+from conformance import baseline
 from conformance.apis._common import bearer, plain_text
+from conformance.baseline import Variant
+from conformance.cleanup import Disposal, body_field, release
 from conformance.generation.positive import Pins
 from conformance.results import Failure
 from conformance.session import Session, SetupError
@@ -64,6 +66,10 @@ class BiometricsCloudAdapter:
               "read_after_write", "refresh_rotation", "unique_ids")
     protected_fields: frozenset[str] = frozenset()
     generated_values = None
+    sign_ins = frozenset({"login"})
+    #: the document's delete archives a record: the only removal it offers
+    disposals = (Disposal("record", "createFile", body_field("id"), "deleteFile",
+                          verb="archived"),)
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
         """The profile's token as a bearer token, proven by listing files: a refused token
@@ -122,27 +128,62 @@ def _create_pins(session: Session) -> Pins:
 def _existing_record_pins(session: Session) -> Pins:
     """One record for every example: reading or updating it need not grow the tenant
     (every record lengthens each pagination walk). An id that does not exist when the
-    server refused to create one: the schema phase then still gets a documented 404."""
+    server refused to create one: the schema phase then still gets a documented 404.
+    Under --read-only: a record the tenant has already, for reads only."""
+    if session.settings.read_only:
+        return Pins(path={"id": ABSENT_ID})
     return Pins(path={"id": create_record(session) or ABSENT_ID})
+
+
+def _readable_record_pins(session: Session) -> Pins:
+    if not session.settings.read_only:
+        return _existing_record_pins(session)
+    listing = session.send("listFiles", query={"limit": 1})
+    entries = [entry for entry in as_object(listing).get("results") or []
+               if isinstance(entry, dict)]
+    return Pins(path={"id": entries[0].get("id", ABSENT_ID) if entries else ABSENT_ID})
 
 
 def _fresh_record_pins(session: Session) -> Pins:
     """A record per example, since each successful delete archives its own."""
+    if session.settings.read_only:
+        return Pins(path={"id": ABSENT_ID})
     return Pins(path={"id": st.builds(lambda: create_record(session) or ABSENT_ID)})
 
 
 PINS: dict[str, Callable[[Session], Pins]] = {
-    "login": _login_pins, "createFile": _create_pins, "retrieveFile": _existing_record_pins,
+    "login": _login_pins, "createFile": _create_pins, "retrieveFile": _readable_record_pins,
     "updateFile": _existing_record_pins, "deleteFile": _fresh_record_pins,
 }
 
 
+def _sample(session: Session) -> dict[str, Any]:
+    """The document's sample call, its description made unique (a create may answer no
+    id, and the record is then found in the list by what was written)."""
+    sample = baseline.sample(session.operation("createFile"))
+    return {**sample, "description": f"{sample.get('description', '')} {baseline.unique('cf')}"}
+
+
+#: the baseline create, safest last (conformance.baseline); the content is the caller's
+BASELINE = (
+    Variant("the document's sample call", _sample),
+    Variant("a short plain-ASCII description and file name", lambda session: {
+        **_sample(session), "description": baseline.unique("cf"), "upload_filename": "cf.png"}),
+)
+
+
 def create_record(session: Session, content: bytes = b"conformance record") -> int | None:
-    """A new record of the primary tenant; None when the server refused to create it (the
-    createFile checks report why)."""
-    created = Draft(f"conformance {uuid.uuid4().hex}", 5, "conformance.png", content)
-    exchange = session.send("createFile", body=created.body(), has_body=True)
-    return created_id(session, exchange, created) if exchange.status == 200 else None
+    """A new record of the primary tenant; None when the server refused every baseline
+    variant (the createFile checks report why)."""
+    encoded = base64.b64encode(content).decode()
+    exchange = baseline.create(session, "createFile", BASELINE, lambda body: session.send(
+        "createFile", body={**body, "upload_content": encoded}, has_body=True))
+    if exchange.status != 200:
+        return None
+    sent = baseline.sent(exchange)
+    return created_id(session, exchange, Draft(
+        str(sent.get("description")), sent.get("type", 1), str(sent.get("upload_filename")),
+        content))
 
 
 # -- records ----------------------------------------------------------------------------
@@ -206,6 +247,7 @@ def created_id(session: Session, exchange: Exchange, draft: Draft) -> int | None
     for entry in as_object(listing).get("results", []):
         if isinstance(entry, dict) and all(entry.get(k) == v
                                            for k, v in draft.shown().items()):
+            session.ledger.name(exchange, entry.get("id"))
             return entry.get("id")
     return None
 
@@ -536,7 +578,8 @@ class BiometricsCloudModel(ModelMachine):
 def pagination_flow(session: Session) -> None:
     """Every sort field in both orders, with small pages: the run's own records each
     appear exactly once, in order, and every walk ends on an empty page."""
-    created = [create_record(session, f"page {index}".encode()) for index in range(3)]
+    created = [] if session.settings.read_only else [
+        create_record(session, f"page {index}".encode()) for index in range(3)]
     mine = [record_id for record_id in created if record_id is not None]
     combinations = [(f, o) for f in SORT_FIELDS for o in SORT_ORDERS]
     for index, (sort_field, sort_order) in enumerate(combinations):
@@ -576,11 +619,9 @@ def _file_url_checks(session: Session, record_id: int, content: bytes) -> None:
 
 
 def archive(session: Session, record_ids: Iterable[int]) -> None:
-    """Delete what a flow created, so runs against a real tenant do not pile records up."""
-    for record_id in record_ids:
-        session.judge_response(session.client.send(
-            Case(session.operation("deleteFile"), path_params={"id": record_id}),
-            session.primary))
+    """Archive what a flow or a model's example created, as the run's end would: every
+    live record lengthens every later walk, and a real tenant should not fill up."""
+    release(session, "record", record_ids)
 
 
 def _signed_for_fifteen_minutes(session: Session, url: str, exchange: Exchange) -> None:
@@ -642,6 +683,7 @@ def refresh_flow(session: Session) -> None:
     works, the old access and refresh tokens are refused, and the new refresh token works
     (refreshToken's description). Only the run's own login is refreshed."""
     primary = session.profile["primary"]
+    session.guard("refreshToken")  # it rotates the tokens: not under --read-only
     if not primary.get("username") or not primary.get("password"):
         session.results.skip("refresh_rotation", "the profile's primary has no username and "
                                                  "password to log in and refresh")

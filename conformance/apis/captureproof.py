@@ -27,8 +27,10 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle
 
-from conformance import checks
+from conformance import baseline, checks
 from conformance.apis._common import plain_text
+from conformance.baseline import Variant
+from conformance.cleanup import Disposal
 from conformance.generation.positive import Pins
 from conformance.results import Failure
 from conformance.session import Session, SetupError
@@ -77,6 +79,15 @@ def proof_path(account: Mapping[str, Any]) -> dict[str, str]:
     return {"patient_id": str(account["patient_id"]), "proof_id": str(account["proof_id"])}
 
 
+def _new_capture_id(case: Case, exchange: Exchange) -> Any:
+    """The answer is the whole proof, its captures oldest first: the new capture is the
+    newest with the description sent (a generated one may repeat), else the newest."""
+    description = case.body.get("description") if isinstance(case.body, dict) else None
+    captures = captures_of(exchange.json_or_none(), "proof", "captures")
+    found = with_description(captures, description) or captures
+    return found[-1].get("id") if found else None
+
+
 class CaptureProofAdapter:
     name = "captureproof"
     #: the semantic checks this adapter's model and flows assert
@@ -84,6 +95,11 @@ class CaptureProofAdapter:
               "unique_ids", "upload_flow", "upload_required")
     protected_fields = frozenset({"token"})
     generated_values = None
+    sign_ins = frozenset({"createSession"})
+    disposals = (Disposal(
+        "capture", "createCapture", _new_capture_id,
+        kept_because="the CaptureProof API offers no way to delete a capture (nor the "
+                     "media uploaded for it)"),)
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
         """The profile's token is the session; listing the account's proof proves it works,
@@ -117,7 +133,8 @@ class CaptureProofAdapter:
             return Pins(omit_body_fields=OMITTED_BODY_FIELDS)
         path: dict[str, Any] = proof_path(session.profile["primary"])
         if operation.operation_id == "isMediaProcessed":
-            path["capture_id"] = st.builds(once(lambda: some_capture_id(session)))
+            path["capture_id"] = existing_capture_id(session) if session.settings.read_only \
+                else st.builds(once(lambda: some_capture_id(session)))
         return Pins(path=path, omit_body_fields=OMITTED_BODY_FIELDS)
 
     def machine(self, session: Session) -> type[ModelMachine]:
@@ -181,10 +198,45 @@ def create_capture(session: Session, credentials: Credentials, account: Mapping[
     status_code_documented's to judge, once, not every check's that needed the capture)."""
     exchange = session.send("createCapture", credentials, path_params=proof_path(account),
                     body=body, has_body=True)
+    return _created(exchange), exchange
+
+
+def _created(exchange: Exchange) -> dict[str, Any] | None:
+    sent = baseline.sent(exchange)
     found = with_description(captures_of(exchange.json_or_none(), "proof", "captures"),
-                             body.get("description", ""))
-    created = 200 <= exchange.status < 300 and len(found) == 1
-    return (found[0] if created else None), exchange
+                             sent.get("description", ""))
+    return found[0] if 200 <= exchange.status < 300 and len(found) == 1 else None
+
+
+def _sample(session: Session) -> dict[str, Any]:
+    """The document's sample capture, its description made unique (it finds the new
+    capture in the proof the answer shows); the upload key is the caller's."""
+    sample = baseline.sample(session.operation("createCapture"))
+    sample.pop("upload_s3_key", None)
+    return {**sample, "description": unique_description(str(sample.get("description", "")))}
+
+
+#: the baseline create, safest last (conformance.baseline)
+BASELINE = (
+    Variant("the document's sample request", _sample),
+    Variant("a short plain-ASCII description",
+            lambda session: {"description": baseline.unique("cf")}),
+)
+
+
+def create_needed(session: Session, **fields: Any) -> tuple[dict[str, Any] | None, Exchange]:
+    """A capture of the primary's proof the run needs: safer baseline variants until one
+    is accepted; the new capture as the answer shows it, and the exchange."""
+    exchange = baseline.create(session, "createCapture", BASELINE, lambda body: session.send(
+        "createCapture", session.primary, path_params=proof_path(session.profile["primary"]),
+        body={**body, **fields}, has_body=True))
+    return _created(exchange), exchange
+
+
+def existing_capture_id(session: Session) -> str:
+    """A capture of the primary's proof already there, to poll under --read-only."""
+    listing, _ = list_captures(session, session.primary, session.profile["primary"])
+    return str(listing[0].get("id")) if listing else UNKNOWN_CAPTURE
 
 
 def once(make: Callable[[], str]) -> Callable[[], str]:
@@ -202,8 +254,7 @@ def once(make: Callable[[], str]) -> Callable[[], str]:
 
 def some_capture_id(session: Session) -> str:
     """A capture of the primary's proof to poll; an unknown id if the server made none."""
-    created, _ = create_capture(session, session.primary, session.profile["primary"],
-                                {"description": unique_description()})
+    created, _ = create_needed(session)
     return str(created["id"]) if created else UNKNOWN_CAPTURE
 
 
@@ -269,6 +320,7 @@ def upload_form(credentials: Mapping[str, Any], key: str) -> dict[str, str]:
 
 def post_upload(session: Session, credentials: Mapping[str, Any], key: str) -> Exchange:
     """The presigned POST as a browser form sends it, the file last."""
+    session.guard("the presigned upload")
     try:
         return session.client.request(
             "POST", str(credentials["action_url"]), form_fields=upload_form(credentials, key),
@@ -468,13 +520,12 @@ class CaptureProofModel(ModelMachine):
 def upload_flow(session: Session) -> None:
     """Credentials, the S3 POST, a capture from that key, then what later reads show."""
     key = upload(session)
-    description = unique_description("uploaded")
-    created, exchange = create_capture(session, session.primary, session.profile["primary"],
-                                       {"description": description, "upload_s3_key": key})
+    created, exchange = create_needed(session, upload_s3_key=key)
     require(session, "upload_flow", "createCapture", None if created and created.get(
         "upload_s3_key") == key else Failure(f"a capture with upload_s3_key {key}",
                                              f"{exchange.status} {exchange.body[:200]!r}",
                                              answer_at(session, "createCapture")), exchange)
+    description = created["description"]
     listing, exchange = list_captures(session, session.primary, session.profile["primary"])
     require(session, "upload_flow", "listCaptures", None if len(with_description(
         listing, description)) == 1 else Failure("the uploaded capture listed once",
@@ -527,7 +578,8 @@ def upload_policy_flow(session: Session) -> None:
     the policy has expired."""
     credentials = upload_credentials(session)
     outside = f"outside-the-policy/{uuid.uuid4()}.jpg"
-    exchange = post_upload(session, credentials, outside)
+    with session.refusal_expected():
+        exchange = post_upload(session, credentials, outside)
     require(session, "upload_flow", "getUploadCredentials", None if exchange.status == 403
             else Failure(f"403 for key {outside}, outside the policy's prefix",
                          f"{exchange.status} {exchange.body[:200]!r}",
@@ -535,7 +587,8 @@ def upload_policy_flow(session: Session) -> None:
     if not session.elapse("lifecycle", "the upload policy's expiry",
                           UPLOAD_WINDOW_SECONDS + 60):
         return
-    exchange = post_upload(session, credentials, f"{credentials['key']}.jpg")
+    with session.refusal_expected():  # the policy has expired
+        exchange = post_upload(session, credentials, f"{credentials['key']}.jpg")
     require(session, "lifecycle", "getUploadCredentials", None if exchange.status == 403
             else Failure("403 once the policy has expired (1 hour after issue)",
                          f"{exchange.status} {exchange.body[:200]!r}",
@@ -547,8 +600,9 @@ def unknown_upload_flow(session: Session) -> None:
     """A key under which nothing was uploaded: the documented 400, and no capture."""
     key = f"captures/{uuid.uuid4()}.jpg"
     description = unique_description("never uploaded")
-    _, exchange = create_capture(session, session.primary, session.profile["primary"],
-                                 {"description": description, "upload_s3_key": key})
+    with session.refusal_expected():  # nothing was uploaded under the key
+        _, exchange = create_capture(session, session.primary, session.profile["primary"],
+                                     {"description": description, "upload_s3_key": key})
     message = (exchange.json_or_none() or {}).get("message") if exchange.status == 400 else None
     rule = exchange.answer_at(400, NO_UPLOADED_OBJECT)
     require(session, "upload_required", "createCapture", None if message == NO_UPLOADED_OBJECT
@@ -563,10 +617,12 @@ def unknown_upload_flow(session: Session) -> None:
 def session_flow(session: Session) -> None:
     """Logout needs a session; with login details in the profile, a session of its own is
     opened, used, ended, and must then be refused."""
-    for label, credentials in (("no", NO_CREDENTIALS), ("invalid", token(UNKNOWN_TOKEN))):
-        expect_refused(session, "deleteSession", label, credentials)
+    with session.refusal_expected():
+        for label, credentials in (("no", NO_CREDENTIALS), ("invalid", token(UNKNOWN_TOKEN))):
+            expect_refused(session, "deleteSession", label, credentials)
     # the session is optional for upload credentials, but a token that is sent must be valid
     expect_refused(session, "getUploadCredentials", "invalid", token(UNKNOWN_TOKEN))
+    session.guard("deleteSession")  # a logout of the run's own sessions: a write
     primary = session.profile["primary"]
     if not all(primary.get(key) for key in LOGIN_KEYS):
         session.results.skip("delete_is_final", "the profile's primary has no email and "

@@ -9,7 +9,10 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle
 
+from conformance import baseline
 from conformance.apis._common import bearer, past_timestamps
+from conformance.baseline import Variant
+from conformance.cleanup import Disposal, body_field
 from conformance.generation.positive import Pins
 from conformance.results import Failure
 from conformance.session import Session
@@ -31,6 +34,11 @@ class UpliftAdapter:
               "upload_flow")
     protected_fields = frozenset()
     generated_values = None
+    sign_ins: frozenset[str] = frozenset()
+    disposals = (Disposal(
+        "capture reservation", "createCapture", body_field("session_id"),
+        kept_because="the Uplift API offers no way to delete or cancel a reservation (one "
+                     "never uploaded to ends in status error after its 30-minute window)"),)
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
         return bearer(account["api_key"])
@@ -48,6 +56,8 @@ class UpliftAdapter:
                               "session_group_id": primary["session_group_id"],
                               "capture_time": past_timestamps()})
         if operation.operation_id == "getCapture":
+            if session.settings.read_only:
+                return Pins(path={"captureId": _existing_capture_id(session)})
             return Pins(path={"captureId": st.builds(lambda: _some_capture_id(session))})
         return Pins()
 
@@ -58,18 +68,36 @@ class UpliftAdapter:
         return [upload_flow]
 
 
-def reservation_body(session: Session, **changes: Any) -> dict[str, Any]:
+def _sample(session: Session) -> dict[str, Any]:
+    """The document's example request, for the primary's athlete and session group."""
     primary = session.profile["primary"]
-    return {"athlete_id": primary["athlete_id"], "session_group_id": primary["session_group_id"],
-            "file_name": "conformance.mov",
-            "camera_configuration": {"camera_setup_selection": "single.front_on"},
-            "movement_attributes": {"activity": "golf", "movement": "full_swing"}, **changes}
+    return {**baseline.sample(session.operation("createCapture")),
+            "athlete_id": primary["athlete_id"], "session_group_id": primary["session_group_id"]}
+
+
+def _required(session: Session) -> dict[str, Any]:
+    operation = session.operation("createCapture")
+    return baseline.required_only(baseline.request_schema(operation), _sample(session))
+
+
+#: the baseline reservation, safest last (conformance.baseline)
+BASELINE = (
+    Variant("the document's example request", _sample),
+    Variant("only the required fields", _required),
+    Variant("only the required fields, a short file name",
+            lambda session: {**_required(session), "file_name": "cf.mov"}),
+)
+
+
+def reservation_body(session: Session, **changes: Any) -> dict[str, Any]:
+    """The baseline as it stands (the accepted variant), then ``changes``."""
+    return {**baseline.current(session, "createCapture", BASELINE).body(session), **changes}
 
 
 def reserve(session: Session, **changes: Any) -> dict[str, Any] | None:
-    """A fresh reservation of the primary organization, or None when the server refused."""
-    exchange = session.send("createCapture", body=reservation_body(session, **changes),
-                            has_body=True)
+    """A fresh reservation of the primary organization, or None when the server refused
+    every baseline variant."""
+    exchange = reserve_needed(session, **changes)
     body = exchange.json_or_none()
     if exchange.status != 200 or not isinstance(body, dict):
         session.expect("setup", "createCapture",
@@ -86,6 +114,21 @@ def reservation_at(session: Session, *field: str) -> Location:
 def status_at(exchange: Exchange) -> Location:
     """The read side's ``status`` (a decision: the document knows only ``NEW``)."""
     return exchange.operation.field_at(200, "status") if exchange.operation else ()
+
+
+def reserve_needed(session: Session, **changes: Any) -> Exchange:
+    """A reservation the run needs: safer baseline variants until one is accepted."""
+    return baseline.create(session, "createCapture", BASELINE, lambda body: session.send(
+        "createCapture", body={**body, **changes}, has_body=True))
+
+
+def _existing_capture_id(session: Session) -> str:
+    """A capture the primary's organization has already, to read under --read-only; an
+    unknown id when there is none."""
+    body = session.send("listCaptures", query={"limit": 1}).json_or_none()
+    captures = body.get("captures") if isinstance(body, dict) else None
+    first = captures[0] if isinstance(captures, list) and captures else None
+    return str((first.get("session_id") if isinstance(first, dict) else None) or uuid.uuid4())
 
 
 def _some_capture_id(session: Session) -> str:
@@ -105,11 +148,10 @@ class UpliftModel(ModelMachine):
 
     @model_rule(target=captures, movement=st.sampled_from(["full_swing", "putt", "chip"]))
     def create(self, movement: str) -> str:
-        body = reservation_body(self.session, movement_attributes={
+        exchange = reserve_needed(self.session, movement_attributes={
             "activity": "golf", "movement": movement})
-        exchange = self.send("createCapture", body=body, has_body=True)
         self.expect_accepted(exchange)
-        created = exchange.json()
+        body, created = baseline.sent(exchange), exchange.json()
         self.expect("unique_ids", exchange.operation or "createCapture",
                     None if created["session_id"] not in self.known else
                     Failure("a new session_id", f"{created['session_id']} again",
@@ -237,6 +279,7 @@ def upload_flow(session: Session) -> None:
 
 def _upload(session: Session, reservation: dict[str, Any], data: bytes) -> Exchange | None:
     """The presigned POST as a browser sends it; an unreachable target is a violation."""
+    session.guard("the presigned upload")
     try:
         return session.client.request(
             "POST", str(reservation.get("upload_url")),
