@@ -17,9 +17,9 @@ from jsonschema.exceptions import best_match
 
 from conformance.generation.negative import Mutation
 from conformance.results import Failure
-from conformance.sources import NOTE, ROOT
 from conformance.spec import Operation, example_message
 from conformance.transport import Exchange
+from vendor_specs.sources import NOTE, ROOT
 
 ResponseCheck = Callable[[Operation, Exchange], Failure | None]
 #: the contract's rule for every answer, wherever the documents list a 5xx

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
 
-Grade = Literal["document", "contract"]
+from vendor_specs.sources import Grade, Source
+
+NO_SOURCE = Source()
+
 #: what ``--fail-on`` names: the grades that make a run fail
 FAILING_GRADES: dict[str, frozenset[str]] = {
     "document": frozenset({"document"}),
@@ -19,37 +21,11 @@ class Failure:
     """A check's verdict on one exchange: what the contract expected, what was seen, and
     where in the operation's spec the rule lives (keys from the operation's node, such as
     ``("responses", "409")``; a leading ``"#"`` starts at the spec's root), so that the
-    finding can be graded by that rule's source (:mod:`conformance.sources`)."""
+    finding can be graded by that rule's source (:mod:`vendor_specs.sources`)."""
 
     expected: str
     seen: str
     at: tuple[str | int, ...] = ()
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a broken rule comes from: the document's own words (``seed``, ``section``,
-    ``quote``), or a decision of the contract (``note``, the ``x-source-note`` text, and
-    ``where`` it lives in the spec). Neither: a gap in the spec, which its tests forbid."""
-
-    seed: str = ""
-    section: str = ""
-    quote: str = ""
-    note: str = ""
-    where: str = ""
-
-    @property
-    def grade(self) -> Grade:
-        return "document" if self.quote else "contract"
-
-    def describe(self, limit: int | None = None) -> str:
-        if self.quote:
-            return f'{self.seed}, section "{self.section}": "{self.quote}"'
-        if not self.note:
-            return "no x-document or x-source-note governs this rule (a gap in the spec)"
-        note = self.note if limit is None or len(self.note) <= limit else \
-            self.note[:limit].rstrip() + "..."
-        return f'x-source-note at {self.where}: "{note}"'
 
 
 @dataclass(frozen=True)
@@ -84,7 +60,7 @@ class Results:
     not_run: dict[str, NotRun] = field(default_factory=dict)
 
     def record(self, check: str, operation: str, failure: Failure | None, curl: str,
-               source: Source = Source(), status: int | None = None) -> None:
+               source: Source = NO_SOURCE, status: int | None = None) -> None:
         """Every failure is kept: the reports hold each one, the console folds repeats."""
         if failure is None:
             self.passes[(check, operation)] += 1

@@ -18,9 +18,9 @@ from conformance.cleanup import Disposal, Ledger
 from conformance.generation.positive import Pins
 from conformance.readonly import LeftOut, writes
 from conformance.results import Failure, Results
-from conformance.sources import NOTE, ROOT, source_of
 from conformance.spec import ApiSpec, Operation
 from conformance.transport import NO_CREDENTIALS, Case, Client, Credentials, Exchange
+from vendor_specs.sources import NOTE, ROOT, Rule, source_of
 
 
 class SetupError(RuntimeError):
@@ -245,7 +245,9 @@ class Session:
         known = operation if isinstance(operation, Operation) else self._operation_named(name)
         at = SUITE_RULES.get(check, failure.at)
         self.results.record(check, name, failure, self.repro(exchange) if exchange else "",
-                            source_of(self.spec, known, at),
+                            source_of(Rule(self.spec.document, self.spec.origin,
+                                           known.path if known else None,
+                                           known.method if known else "", at)),
                             exchange.status if exchange else None)
         return False
 

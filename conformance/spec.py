@@ -12,7 +12,7 @@ import yaml
 import vendor_specs
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
-#: keys from an operation's spec node to a rule in it (see ``conformance.sources``)
+#: keys from an operation's spec node to a rule in it (see ``vendor_specs.sources``)
 Location = tuple[str | int, ...]
 
 

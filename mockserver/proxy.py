@@ -28,11 +28,11 @@ from mockserver.clock import isoformat
 from mockserver.contracts import Operation
 from mockserver.dashboard import dashboard_blueprint
 from mockserver.engine import Api, documented_reply, to_response
-from mockserver.grading import grade
 from mockserver.harrecord import Recorder
 from mockserver.journal import Entry, Message
 from mockserver.upstream import Answer, Headers, Upstream, UpstreamError
 from mockserver.validation import Problem, ResponseValidator
+from vendor_specs.sources import Rule, source_of
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -137,13 +137,14 @@ class Proxy:
             return []
         violations = []
         for side, problem in seen.problems:
-            graded = grade(self.api.contract, operation, problem.at)
-            violations.append({"side": side, "field": problem.field,
-                               "message": problem.message, **graded.as_dict()})
-            self.report(f"mockserver proxy: {graded.grade} violation ({side}) {request.method} "
+            source = source_of(Rule(self.api.contract.document, f"specs/{operation.api}.yaml",
+                                    operation.path, operation.method, problem.at))
+            violations.append({"side": side, "field": problem.field, "message": problem.message,
+                               "grade": source.grade, "source": source.describe()})
+            self.report(f"mockserver proxy: {source.grade} violation ({side}) {request.method} "
                         f"{request.full_path.rstrip('?')} -> {status} "
                         f"[{operation.api}.{operation.operation_id}]: {problem}; "
-                        f"{graded.source}")
+                        f"{source.describe(limit=160)}")
         return violations
 
     def _entry(self, seen: _Seen, status: int, answer: Answer | None,

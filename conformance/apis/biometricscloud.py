@@ -29,7 +29,6 @@ from conformance.cleanup import Disposal, body_field, release
 from conformance.generation.positive import Pins
 from conformance.results import Failure
 from conformance.session import Session, SetupError
-from conformance.sources import NOTE, ROOT
 from conformance.spec import Location, Operation
 from conformance.stateful import ModelMachine, model_rule
 from conformance.transport import (
@@ -39,6 +38,7 @@ from conformance.transport import (
     Exchange,
     TargetUnreachable,
 )
+from vendor_specs.sources import NOTE, ROOT
 
 #: an id no run creates: what retrieve, update and delete get when no record could be made
 ABSENT_ID = 2_147_483_647

@@ -34,7 +34,6 @@ from conformance.cleanup import Disposal
 from conformance.generation.positive import Pins
 from conformance.results import Failure
 from conformance.session import Session, SetupError
-from conformance.sources import NOTE, ROOT
 from conformance.spec import Location, Operation
 from conformance.stateful import ModelDiverged, ModelMachine, model_rule
 from conformance.transport import (
@@ -44,6 +43,7 @@ from conformance.transport import (
     Exchange,
     TargetUnreachable,
 )
+from vendor_specs.sources import NOTE, ROOT
 
 #: createCapture's description: an uploaded capture is processed 30 s after creation
 PROCESSING_SECONDS = 30

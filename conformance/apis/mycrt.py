@@ -29,10 +29,10 @@ from conformance.cleanup import Disposal, body_field, release
 from conformance.generation.positive import Pins
 from conformance.results import Failure
 from conformance.session import Session, SetupError
-from conformance.sources import ROOT
 from conformance.spec import Location, Operation
 from conformance.stateful import ModelDiverged, ModelMachine, model_rule
 from conformance.transport import NO_CREDENTIALS, Case, Credentials, Exchange
+from vendor_specs.sources import ROOT
 
 COOKIE = "MyCRTAuthToken"
 _TOKEN = re.compile(COOKIE + r"=([^;,\s]+)")

@@ -43,7 +43,7 @@ _FORMAT_BREAKERS: dict[str, tuple[str, ...]] = {
     "email": ("not-an-email", "user@"),
 }
 _FUTURE = timedelta(days=3650)  # far past any mock clock a run moves
-#: the contract's rule for bodies no schema judges (see ``conformance.sources``)
+#: the contract's rule for bodies no schema judges (see ``vendor_specs.sources``)
 MALFORMED_BODY: Location = ("#", "x-conformance-rules", "malformed-body")
 
 

@@ -1,42 +1,84 @@
 """Which words a broken rule comes from: the document's, or a decision of the contract.
 
-A check says where its rule lives (``Failure.at``: keys from the operation's spec node,
-such as ``("responses", "409", "content", "application/json", "examples", "alreadyStopped")``).
-This walks the spec as written, ``$ref`` by ``$ref`` (the suite's operations have their
-references inlined, which loses where a component's notes sit), then back up from the rule
-through every node it passed, to the operation and its path item, and takes the nearest
+Both the conformance suite (a violation's grade) and ``mockserver proxy`` (a broken rule
+on live traffic) grade by this one walk. A check says where its rule lives
+(``Failure.at``: keys from the operation's spec node, such as ``("responses", "409",
+"content", "application/json", "examples", "alreadyStopped")``). This walks the spec as
+written, ``$ref`` by ``$ref`` (the suite's operations have their references inlined,
+which loses where a component's notes sit), then back up from the rule through every
+node it passed, to the operation and its path item, and takes the nearest
 ``x-document`` (the document's words: seed, section, quote) or ``x-source-note`` (a
 decision where the document is silent or contradicts itself). On a node with both, the
 quote governs the node; an ``at`` ending in ``"x-source-note"`` asks for the decision
-instead (a status the contract chose for a refusal the document only describes). An ``at``
-starting with ``"#"`` starts at the spec's root, where the rules of the whole contract live
-(``x-conformance-rules``); the root is otherwise never a fallback, as its notes concern
-the root itself.
+instead (a status the contract chose for a refusal the document only describes). An
+``at`` starting with ``"#"`` starts at the spec's root, where the rules of the whole
+contract live (``x-conformance-rules``); the root is otherwise never a fallback, as its
+notes concern the root itself.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import vendor_specs
-from conformance.results import Source
-from conformance.spec import ApiSpec, Operation
 
 DOCUMENT, NOTE = "x-document", "x-source-note"
 ROOT = "#"
 Location = tuple[str | int, ...]
 Pointer = tuple[str | int, ...]
+Grade = Literal["document", "contract"]
 
 
-def source_of(spec: ApiSpec, operation: Operation | None, at: Location) -> Source:
-    """The source nearest to the rule at ``at``; an empty :class:`Source` if none governs."""
+@dataclass(frozen=True)
+class Source:
+    """Where a broken rule comes from: the document's own words (``seed``, ``section``,
+    ``quote``), or a decision of the contract (``note``, the ``x-source-note`` text, and
+    ``where`` it lives in the spec). Neither: a gap in the spec, which its tests forbid."""
+
+    seed: str = ""
+    section: str = ""
+    quote: str = ""
+    note: str = ""
+    where: str = ""
+
+    @property
+    def grade(self) -> Grade:
+        return "document" if self.quote else "contract"
+
+    def describe(self, limit: int | None = None) -> str:
+        if self.quote:
+            return f'{self.seed}, section "{self.section}": "{self.quote}"'
+        if not self.note:
+            return "no x-document or x-source-note governs this rule (a gap in the spec)"
+        note = self.note if limit is None or len(self.note) <= limit else \
+            self.note[:limit].rstrip() + "..."
+        return f'x-source-note at {self.where}: "{note}"'
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Where a rule lives: the spec (as written, and the file reports name), the operation
+    (its path as the spec writes it, and its method; None for the spec's root rules) and
+    ``at``, keys down from the operation's node."""
+
+    document: dict[str, Any]
+    origin: str
+    path: str | None
+    method: str
+    at: Location
+
+
+def source_of(rule: Rule) -> Source:
+    """The source nearest to the rule; an empty :class:`Source` if none governs."""
+    at = rule.at
     wanted = at[-1] if at and at[-1] in (DOCUMENT, NOTE) else None
     keys = at[:-1] if wanted else at
-    chain = _chain(spec.document, operation, keys)
+    chain = _chain(rule.document, rule.path, rule.method, keys)
     for pointer, node in reversed(chain):
         found = _annotation(node, wanted)
         if found is not None:
-            return _source(found, spec.origin, pointer)
+            return _source(found, rule.origin, pointer)
     return Source()
 
 
@@ -62,18 +104,18 @@ def _escape(key: str | int) -> str:
     return str(key).replace("~", "~0").replace("/", "~1")
 
 
-def _chain(document: dict[str, Any], operation: Operation | None,
+def _chain(document: dict[str, Any], path: str | None, method: str,
            keys: Location) -> list[tuple[Pointer, Any]]:
     """(pointer, node) from the start of the walk to the rule, references followed."""
     if keys[:1] == (ROOT,):
         return _descend(document, [((), document)], keys[1:])[1:]  # the root: never itself
-    if operation is None:
+    if path is None:
         return []
-    item_pointer: Pointer = ("paths", operation.path)
-    item = document.get("paths", {}).get(operation.path, {})
-    op_pointer: Pointer = (*item_pointer, operation.method.lower())
+    item_pointer: Pointer = ("paths", path)
+    item = document.get("paths", {}).get(path, {})
+    op_pointer: Pointer = (*item_pointer, method.lower())
     chain: list[tuple[Pointer, Any]] = [(item_pointer, item),
-                                        (op_pointer, item.get(operation.method.lower(), {}))]
+                                        (op_pointer, item.get(method.lower(), {}))]
     if keys[:1] == ("parameters",) and len(keys) > 1 and isinstance(keys[1], int):
         chain.append(_parameter(document, item_pointer, item, op_pointer, chain[-1][1],
                                 keys[1]))
