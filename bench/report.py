@@ -110,6 +110,40 @@ def conformance_rows(result: dict[str, Any] | None) -> list[Row]:
                 "n/a")]
 
 
+API_LABELS = {"uplift": "Uplift", "mycrt": "MyCRT", "biometricscloud": "Biometrics Cloud",
+              "captureproof": "CaptureProof"}
+
+
+def conformance_run_rows(result: dict[str, Any] | None) -> list[Row]:
+    """Issue 10: a default run per API under 30 s on the mock, under 3 minutes on a
+    server without a clock (time-based checks wait in real time, --max-wait 60)."""
+    apis = (result or {}).get("apis", {})
+    rows = []
+    for api, label in API_LABELS.items():
+        runs = apis.get(api, {})
+        rows.append(_at_most(f"{label}: default conformance run against the mock",
+                             runs.get("mock", {}).get("wall_seconds"), 30, "s"))
+        rows.append(_at_most(f"{label}: default run, server without a clock (strict variant)",
+                             runs.get("strict", {}).get("wall_seconds"), 180, "s"))
+    return rows
+
+
+def conformance_runs_table(result: dict[str, Any] | None) -> str:
+    """Each default run: time, exit status, requests, findings and what it could not run."""
+    if not result:
+        return "(conformance runs not measured)"
+    def row(api: str, target: str, run: dict[str, Any]) -> tuple[object, ...]:
+        return (API_LABELS.get(api, api), target, run.get("wall_seconds", "-"),
+                run.get("exit_status", run.get("error", "-")), run.get("requests", "-"),
+                ", ".join(run.get("violations", [])) or "none",
+                "; ".join(run.get("not_run", [])) or "none")
+
+    return _markdown(("API", "target", "wall s", "exit", "requests", "violations", "not run"),
+                     (row(api, target, runs.get(target, {}))
+                      for api, runs in result.get("apis", {}).items()
+                      for target in ("mock", "strict")))
+
+
 def _ratio_text(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
 
@@ -125,7 +159,8 @@ def all_rows(results: dict[str, dict[str, Any] | None]) -> list[Row]:
 
     return [*throughput_rows(section("throughput")),
             *startup_rows(section("startup"), section("throughput")),
-            *scale_rows(section("scale")), *conformance_rows(section("conformance"))]
+            *scale_rows(section("scale")), *conformance_rows(section("conformance")),
+            *conformance_run_rows(section("conformance_runs"))]
 
 
 def _markdown(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

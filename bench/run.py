@@ -17,7 +17,14 @@ from typing import Any
 
 from bench import common, report
 from bench.config import Config
-from bench.sections import conformance_speed, scale, startup, throughput, validation
+from bench.sections import (
+    conformance_runs,
+    conformance_speed,
+    scale,
+    startup,
+    throughput,
+    validation,
+)
 
 SECTIONS: dict[str, Callable[[Config], dict[str, Any]]] = {
     "startup": startup.run,
@@ -25,6 +32,7 @@ SECTIONS: dict[str, Callable[[Config], dict[str, Any]]] = {
     "throughput": throughput.run,
     "scale": scale.run,
     "conformance": conformance_speed.run,
+    "conformance_runs": conformance_runs.run,
 }
 
 
@@ -69,11 +77,11 @@ def _write_summary() -> dict[str, Any]:
     document = report.summary(results)
     common.write_result("summary", document)
     rows = report.all_rows(results)
-    throughput = report.section_result(results, "throughput")
-    details = (f"{report.throughput_table(throughput)}\n\n"
-               f"{report.replicas_table(throughput)}\n\n"
-               f"{report.validation_table(report.section_result(results, 'validation'))}\n\n"
-               f"{report.scale_table(report.section_result(results, 'scale'))}\n")
+    tables = ((report.throughput_table, "throughput"), (report.replicas_table, "throughput"),
+              (report.validation_table, "validation"), (report.scale_table, "scale"),
+              (report.conformance_runs_table, "conformance_runs"))
+    details = "\n\n".join(table(report.section_result(results, name))
+                           for table, name in tables) + "\n"
     markdown = (f"Measured with `{report.COMMAND}` ({_context(results)})\n\n"
                 f"{report.markdown_table(rows)}\n\n{details}")
     (common.RESULTS / "summary.md").write_text(markdown)
@@ -91,7 +99,8 @@ def _context(results: dict[str, dict[str, Any] | None]) -> str:
     loads = [document["machine"]["loadavg_1m"] for document in documents]
     tool = ((results.get("throughput") or {}).get("result") or {}).get("load_tool", "-")
     times = sorted({document["generated_at"][:16].replace("T", " ") for document in documents})
-    when = times[0] if len(times) == 1 else f"{times[0]} to {times[-1][11:]}"  # --only: mixed
+    last = times[-1][11:] if times[-1][:10] == times[0][:10] else times[-1]
+    when = times[0] if len(times) == 1 else f"{times[0]} to {last}"  # --only: mixed
     return (f"{when} UTC, {documents[0]['machine']['cpus']} cores, "
             f"load generator {tool}, 1-minute load average {min(loads)}-{max(loads)} "
             f"at the sections' starts")

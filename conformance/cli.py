@@ -1,8 +1,9 @@
 """``conformance run``: the interface fixed by INTERFACES.md.
 
-Exit status 0: no violation and every check could run (those with nothing at the target
-to use are exempt); 1: violations found, or checks that could not run (unless
-``--allow-incomplete``); 2: bad usage, bad profile, or the target is unreachable.
+Exit status 0: no violation of a grade ``--fail-on`` counts and every check could run
+(those with nothing at the target to use are exempt); 1: such violations found, or checks
+that could not run (unless ``--allow-incomplete``); 2: bad usage, bad profile, or the
+target is unreachable.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from conformance.session import RunSettings, SetupError
 from conformance.transport import TargetUnreachable
 
 OK, VIOLATIONS, USAGE = 0, 1, 2
+INTERRUPTED = 130  # the shell's own status for Ctrl-C
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ProfileError, SetupError, TargetUnreachable) as error:
         print(f"conformance: {error}", file=sys.stderr)
         return USAGE
+    except KeyboardInterrupt:  # the run has cleaned up after itself on the way out
+        print("conformance: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     command.add_argument("--max-wait", type=_positive_seconds, default=60.0, metavar="SECONDS",
                          help="without /__admin/clock, the longest each time-based check "
                               "waits in real time (default 60)")
+    command.add_argument("--fail-on", choices=("document", "contract"), default="contract",
+                         help="the grades that make the exit status 1: document (only "
+                              "breaks of the document's own words) or contract (those and "
+                              "breaks of the spec's decisions; the default)")
+    command.add_argument("--read-only", action="store_true",
+                         help="send only requests that cannot change state (reads, sign-ins, "
+                              "and requests the contract refuses); checks that need writes "
+                              "are listed as not run")
+    command.add_argument("--keep-data", action="store_true",
+                         help="keep what the run created (by default it is deleted at the "
+                              "end where the API allows)")
     command.add_argument("--allow-incomplete", action="store_true",
                          help="exit 0 even when some checks could not run (they are still "
                               "listed)")
@@ -81,7 +97,7 @@ def _run(arguments: argparse.Namespace) -> int:
           flush=True)
     session = run(arguments.api, arguments.base_url, profile,
                   RunSettings(arguments.max_examples, arguments.seed,
-                              arguments.max_wait),
+                              arguments.max_wait, arguments.read_only, arguments.keep_data),
                   progress=lambda line: print(line, flush=True), spec_path=arguments.spec)
     results = session.results
     if arguments.junit_xml:
@@ -89,12 +105,15 @@ def _run(arguments: argparse.Namespace) -> int:
     if arguments.report:
         meta = {"base_url": arguments.base_url, "seed": arguments.seed,
                 "max_examples": arguments.max_examples, "max_wait": arguments.max_wait,
+                "fail_on": arguments.fail_on,
                 "requests": len(session.client.exchanges),
+                "read_only": arguments.read_only,
+                "cleanup": session.ledger.outcome.report() if session.ledger.outcome else {},
                 "duration_seconds": round(time.monotonic() - started, 3)}
         write_report(report(results, coverage(session), meta), arguments.report)
     render(results)
     incomplete = not results.complete and not arguments.allow_incomplete
-    return VIOLATIONS if results.violations or incomplete else OK
+    return VIOLATIONS if results.failing(arguments.fail_on) or incomplete else OK
 
 
 if __name__ == "__main__":

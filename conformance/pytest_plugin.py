@@ -19,14 +19,15 @@ from conformance.results import Results
 
 
 def _check(api: str, base_url: str, profile: str | None = None, max_examples: int = 20,
-           seed: int = 0) -> Results:
+           seed: int = 0, read_only: bool = False, keep_data: bool = False) -> Results:
     from conformance.profile import load_profile
     from conformance.reporting.console import render
     from conformance.runner import run
     from conformance.session import RunSettings
 
     accounts = load_profile(api, profile, base_url)
-    session = run(api, base_url, accounts, RunSettings(max_examples, seed),
+    session = run(api, base_url, accounts, RunSettings(max_examples, seed, read_only=read_only,
+                                                       keep_data=keep_data),
                   progress=lambda _line: None)
     if session.results.violations:
         lines: list[str] = []
@@ -37,5 +38,6 @@ def _check(api: str, base_url: str, profile: str | None = None, max_examples: in
 
 @pytest.fixture
 def conformance() -> Callable[..., Any]:
-    """``conformance(api, base_url, profile=None, max_examples=20, seed=0) -> Results``."""
+    """``conformance(api, base_url, profile=None, max_examples=20, seed=0,
+    read_only=False, keep_data=False) -> Results``."""
     return _check

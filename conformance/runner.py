@@ -11,7 +11,9 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from conformance import checks
 from conformance.apis import load_adapter
+from conformance.cleanup import clean_up
 from conformance.generation import negative, positive
+from conformance.readonly import REASON, LeftOut, writes
 from conformance.results import Failure
 from conformance.session import MockClock, RunSettings, Session
 from conformance.spec import Operation, load_api_spec
@@ -38,15 +40,27 @@ def run(api: str, base_url: str, profile: dict[str, Any], run_settings: RunSetti
     session = Session(spec, client, profile, load_adapter(api), run_settings, progress=progress)
     clock = MockClock(client, base_url)
     session.clock = clock if clock.available() else None
+    try:
+        _phases(session, profile)
+    finally:
+        clean_up(session)  # also after an error, a refused sign-in or Ctrl-C
+    return session
+
+
+def _phases(session: Session, profile: dict[str, Any]) -> None:
     session.primary = session.adapter.sign_in(session, profile["primary"])
     session.secondary = session.adapter.sign_in(session, profile["secondary"])
-    for operation in spec.operations:
-        _guarded(session, operation.operation_id, lambda op=operation: _schema_phase(session, op))
+    left_out: list[str] = []
+    for operation in session.spec.operations:
+        _guarded(session, operation.operation_id,
+                 lambda op=operation: _schema_phase(session, op, left_out))
+    if left_out:
+        session.results.skip("accepts_valid_input", f"{REASON} for {', '.join(left_out)}",
+                             exempt=True)
     _guarded(session, "(model)", lambda: _stateful_phase(session))
     for flow in session.adapter.flows():
         _guarded(session, flow.__name__, lambda flow=flow: _flow(session, flow))
     _report_unreached(session)
-    return session
 
 
 def _report_unreached(session: Session) -> None:
@@ -61,7 +75,10 @@ def _report_unreached(session: Session) -> None:
     cause = (f"{', '.join(refused)} never answered 2xx" if refused
              else "the requests it needs did not get that far")
     for check in unreached:
-        session.results.skip(check, f"never reached its assertion: {cause}")
+        if session.settings.read_only:  # the model and the flows' writes were left out
+            session.results.skip(check, f"{REASON} (it needs writes)", exempt=True)
+        else:
+            session.results.skip(check, f"never reached its assertion: {cause}")
 
 
 def _guarded(session: Session, label: str, phase: Callable[[], None]) -> None:
@@ -72,18 +89,25 @@ def _guarded(session: Session, label: str, phase: Callable[[], None]) -> None:
     except TargetUnreachable:
         raise
     except Exception as error:
-        if not _caused_by(error, ModelDiverged):
+        if _caused_by(error, LeftOut):
+            session.progress(f"  {label:<24} stopped at a write: {REASON}")
+        elif not _caused_by(error, ModelDiverged):
             session.expect("unexpected_response", label,
                            Failure("answers the suite can interpret", repr(error)[:300]), None)
 
 
-def _schema_phase(session: Session, operation: Operation) -> None:
+def _schema_phase(session: Session, operation: Operation, left_out: list[str]) -> None:
+    """Valid, invalid and unauthenticated requests; under --read-only no valid one that
+    may write (its operation joins ``left_out``)."""
     pins = session.adapter.pins(session, operation)
     if pins is None:
         session.progress(f"  {operation.operation_id:<24} left to the stateful model")
         return
     before = len(session.client.exchanges)
-    _positive(session, operation, pins)
+    if session.settings.read_only and writes(operation, session.adapter.sign_ins):
+        left_out.append(operation.operation_id)
+    else:
+        _positive(session, operation, pins)
     _negative(session, operation, pins)
     if operation.secured:
         _credentials(session, operation, pins)
@@ -129,7 +153,8 @@ def _invalid_sender(session: Session, operation: Operation,
         if sent or not negative.breaks_only(mutation, mutated):
             return
         sent = True
-        exchange = session.send_case(mutated)
+        with session.refusal_expected():  # refused by validation, before any change
+            exchange = session.send_case(mutated)
         session.expect("rejects_invalid_input", operation,
                        checks.rejects_invalid_input(operation, exchange, mutation), exchange)
 
@@ -150,7 +175,8 @@ def _credentials(session: Session, operation: Operation, pins: positive.Pins) ->
 def _unauthenticated_sender(session: Session, operation: Operation, label: str,
                             credentials: Credentials) -> Callable[[Case], None]:
     def send_unauthenticated(case: Case) -> None:
-        exchange = session.send_case(case, credentials)
+        with session.refusal_expected():
+            exchange = session.send_case(case, credentials)
         session.expect("auth_required", operation,
                        checks.auth_required(operation, exchange, label), exchange)
 
@@ -160,6 +186,9 @@ def _unauthenticated_sender(session: Session, operation: Operation, label: str,
 def _stateful_phase(session: Session) -> None:
     machine = session.adapter.machine(session)
     if machine is None:
+        return
+    if session.settings.read_only:  # every model builds on data of its own
+        session.progress(f"  {'stateful model':<24} {REASON}")
         return
     machine = seed(session.settings.seed)(machine)
     before = len(session.client.exchanges)

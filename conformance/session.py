@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from hypothesis.stateful import RuleBasedStateMachine
 
-from conformance import checks
+from conformance import checks, repro
+from conformance.cleanup import Disposal, Ledger
 from conformance.generation.positive import Pins
+from conformance.readonly import LeftOut, writes
 from conformance.results import Failure, Results
 from conformance.spec import ApiSpec, Operation
 from conformance.transport import NO_CREDENTIALS, Case, Client, Credentials, Exchange
+from vendor_specs.sources import NOTE, ROOT, Rule, source_of
 
 
 class SetupError(RuntimeError):
@@ -27,7 +33,17 @@ class RunSettings:
     seed: int = 0
     #: without the mock clock, the longest any one time-based check waits in real time
     max_wait: float = 60.0
+    #: send nothing that may change state (conformance.readonly)
+    read_only: bool = False
+    #: leave what the run created in place (conformance.cleanup)
+    keep_data: bool = False
 
+
+#: findings about the run itself rather than one rule: always graded by the contract's
+#: rules at the spec's root (a refused request the suite needed; an answer it could not
+#: interpret), whatever the request was
+SUITE_RULES = {"setup": (ROOT, "x-conformance-rules", "setup"),
+               "unexpected_response": (ROOT, "x-conformance-rules", "interpretable-answers")}
 
 #: the first and the longest pause between two polls of a real-time wait
 FIRST_POLL, LONGEST_POLL = 0.5, 2.0
@@ -65,6 +81,12 @@ class Adapter(Protocol):
     #: the semantic checks its model and flows assert: one that records no verdict in a
     #: run (a create the server always refused, say) is reported as not run, never passed
     checks: tuple[str, ...]
+    #: values the run makes unique (names a server refuses twice): repros renew them
+    generated_values: re.Pattern[str] | None
+    #: operations that only sign an account in: ``--read-only`` still sends them
+    sign_ins: frozenset[str]
+    #: what the run can create, and how it is removed at the end (conformance.cleanup)
+    disposals: tuple[Disposal, ...]
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials: ...
 
@@ -94,9 +116,29 @@ class Session:
     primary: Credentials = field(default_factory=Credentials)
     secondary: Credentials = field(default_factory=Credentials)
     progress: Callable[[str], None] = print
+    ledger: Ledger = field(init=False)
+    #: operationId -> the index of the baseline variant the server accepted (baseline.py)
+    baselines: dict[str, int] = field(default_factory=dict)
+    _refusals: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.results = Results(self.spec.name)
+        self.ledger = Ledger(tuple(self.adapter.disposals))
+
+    @contextmanager
+    def refusal_expected(self) -> Iterator[None]:
+        """Requests the contract says are refused before anything changes (invalid input,
+        no credentials, another account's data): ``--read-only`` sends them."""
+        self._refusals += 1
+        try:
+            yield
+        finally:
+            self._refusals -= 1
+
+    def guard(self, what: str) -> None:
+        """Under ``--read-only``, stop before a request that may change state."""
+        if self.settings.read_only and not self._refusals:
+            raise LeftOut(what)
 
     def wait_until(self, check: str, what: str, ready: Callable[[], bool],
                    clock_seconds: float, promised: float | None = None) -> bool:
@@ -152,25 +194,34 @@ class Session:
     def send_case(self, request: Case, credentials: Credentials | None = None) -> Exchange:
         """``send`` for a case already built (generated or mutated)."""
         credentials = self.primary if credentials is None else credentials
+        if writes(request.operation, self.adapter.sign_ins):
+            self.guard(request.operation.operation_id)
+        owner = self._role(credentials) or credentials
         exchange = self.client.send(request, credentials)
         if exchange.status in (401, 403):
             exchange = self._renewed(request, credentials, exchange)
+        self.ledger.observe(request, exchange, owner)
         self.judge_response(exchange)
         return exchange
+
+    def _role(self, credentials: Credentials) -> str | None:
+        """Which profile account these credentials are now, if either."""
+        return next((name for name, held in (("primary", self.primary),
+                                             ("secondary", self.secondary))
+                     if held == credentials and held != NO_CREDENTIALS), None)
 
     def _renewed(self, request: Case, credentials: Credentials, refused: Exchange) -> Exchange:
         """A refusal of one of the run's own credentials that has stopped working: one
         ``session`` violation, a fresh sign-in and one retry, so the loss is never
         reported under whichever check happened to send the next request."""
-        role = next((name for name, held in (("primary", self.primary),
-                                             ("secondary", self.secondary))
-                     if held == credentials and held != NO_CREDENTIALS), None)
+        role = self._role(credentials)
         if role is None or self.adapter.alive(self, credentials):
             return refused
         self.expect("session", request.operation, Failure(
             f"the {role} account's credentials keep working for the whole run",
             f"they stopped working ({refused.status} "
-            f"{refused.body[:120].decode('utf-8', 'replace')}); signed in again"), refused)
+            f"{refused.body[:120].decode('utf-8', 'replace')}); signed in again",
+            at=("security", NOTE)), refused)
         renewed = self.adapter.sign_in(self, self.profile[role])
         setattr(self, role, renewed)
         return self.client.send(request, renewed)
@@ -185,7 +236,45 @@ class Session:
 
     def expect(self, check: str, operation: Operation | str, failure: Failure | None,
                exchange: Exchange | None) -> bool:
-        """Record one verdict; True when it passed."""
+        """Record one verdict, a violation graded by the source of the rule it broke;
+        True when it passed."""
         name = operation.operation_id if isinstance(operation, Operation) else operation
-        self.results.record(check, name, failure, exchange.curl() if exchange else "")
-        return failure is None
+        if failure is None:
+            self.results.record(check, name, None, "")
+            return True
+        known = operation if isinstance(operation, Operation) else self._operation_named(name)
+        at = SUITE_RULES.get(check, failure.at)
+        self.results.record(check, name, failure, self.repro(exchange) if exchange else "",
+                            source_of(Rule(self.spec.document, self.spec.origin,
+                                           known.path if known else None,
+                                           known.method if known else "", at)),
+                            exchange.status if exchange else None)
+        return False
+
+    def repro(self, exchange: Exchange) -> str:
+        """A script that shows ``exchange`` again after the run, on its own."""
+        return repro.script(exchange, self.client.exchanges, self._profile_values,
+                            self.adapter.generated_values)
+
+    @cached_property
+    def _profile_values(self) -> frozenset[str]:
+        """The profile's values: they outlive the run, so repros use them as they are."""
+        return frozenset(_scalars(self.profile))
+
+    def _operation_named(self, name: str) -> Operation | None:
+        """Findings of a flow may name their operation by id, or a label: "(model)"."""
+        try:
+            return self.spec.operation(name)
+        except KeyError:
+            return None
+
+
+def _scalars(node: Any) -> Iterable[str]:
+    if isinstance(node, Mapping):
+        for value in node.values():
+            yield from _scalars(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _scalars(value)
+    elif node is not None:
+        yield str(node).lower() if isinstance(node, bool) else str(node)

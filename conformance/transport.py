@@ -1,22 +1,29 @@
-"""Talking to the target: requests in, recorded exchanges out, each reproducible with curl."""
+"""Talking to the target: requests in, recorded exchanges out (a repro replays them, see
+``conformance.repro``)."""
 
 from __future__ import annotations
 
 import json
-import shlex
+import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
-from conformance.spec import Operation
+from conformance.spec import Location, Operation
 
 TIMEOUT_SECONDS = 30
+#: a 429 is answered by waiting its Retry-After and sending again, this many times at most;
+#: a missing or unreadable Retry-After waits a second, and no wait is longer than the last
+RATE_LIMIT_RETRIES = 5
+DEFAULT_RETRY_AFTER, LONGEST_RETRY_AFTER = 1.0, 30.0
 #: headers curl sends by itself; repeating them only makes reproductions harder to read
-_CURL_OWN_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "content-length"}
+CURL_OWN_HEADERS = {"user-agent", "accept-encoding", "accept", "connection", "content-length"}
 
 
 class TargetUnreachable(ConnectionError):
@@ -70,6 +77,13 @@ class Exchange:
     operation: Operation | None = None
     form_fields: Mapping[str, str] | None = None
     file_name: str | None = None
+    #: the uploaded file's bytes and type, so that a repro can send them again
+    file_content: bytes | None = None
+    file_type: str | None = None
+    #: the path parameters as sent (text), by name: what a repro traces to their origin
+    path_values: Mapping[str, str] = field(default_factory=dict)
+    #: when it was sent (time.monotonic()): a repro waits as long between its steps
+    sent_at: float = 0.0
 
     @property
     def content_type(self) -> str:
@@ -78,32 +92,50 @@ class Exchange:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    def answer_at(self, status: int | None = None, message: str | None = None) -> Location:
+        """Where the operation's spec describes the answer with ``status`` (default: the
+        one given) and that documented message: a rule to grade a finding by."""
+        if self.operation is None:
+            return ()
+        return self.operation.response_at(self.status if status is None else status, message)
+
     def json_or_none(self) -> Any:
+        return self._parsed
+
+    @cached_property
+    def _parsed(self) -> Any:
+        """Parsed once: repros search the run's answers for where a value came from."""
         try:
             return self.json()
         except ValueError:
             return None
 
-    def curl(self) -> str:
-        parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
-        for name, value in self.request_headers.items():
-            multipart_type = self.form_fields is not None and name.lower() == "content-type"
-            if multipart_type or name.lower() in _CURL_OWN_HEADERS:
-                continue
-            parts += ["-H", shlex.quote(f"{name}: {value}")]
-        if self.form_fields is not None:
-            for name, value in self.form_fields.items():
-                parts += ["--form-string", shlex.quote(f"{name}={value}")]
-            parts += ["-F", shlex.quote(f"file=@{self.file_name or 'upload.bin'}")]
-        elif self.request_body:
-            parts += ["--data-binary", shlex.quote(self.request_body.decode("utf-8", "replace"))]
-        return " ".join(parts)
+
+class _Session(requests.Session):
+    """requests reads the proxy and CA settings from the environment on every request, a
+    walk over ``os.environ`` that cost a sixth of a run's own time; they stay the same for
+    the run, so they are read once per origin."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def merge_environment_settings(self, url: str | bytes | None, proxies: Any, stream: Any,
+                                   verify: Any, cert: Any) -> dict[str, Any]:
+        if proxies or stream is not None or verify is not None or cert is not None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        text = url.decode() if isinstance(url, bytes) else url or ""
+        origin = urlsplit(text)[:2]
+        if origin not in self._settings:
+            self._settings[origin] = super().merge_environment_settings(
+                url, proxies, stream, verify, cert)
+        return dict(self._settings[origin])
 
 
 class Client:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
-        self._session = requests.Session()
+        self._session = _Session()
         # Credentials travel only as each request says: a cookie jar would log in requests
         # meant to have none (a MyCRT Set-Cookie, then an "unauthenticated" call).
         self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
@@ -119,14 +151,34 @@ class Client:
             headers.setdefault("Content-Type", content_type)
         query = {**credentials.query, **{k: _text(v) for k, v in case.query.items()}}
         url = self.base_url + case.path() + (("?" + urlencode(query)) if query else "")
-        exchange = self.request(case.operation.method, url, headers=headers, data=data)
-        exchange.operation = case.operation
+        exchange = self.request(case.operation.method, url, headers=headers, data=data,
+                                operation=case.operation)
+        exchange.path_values = {name: _text(value) for name, value in case.path_params.items()}
         return exchange
 
     def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
                 data: bytes | None = None, form_fields: Mapping[str, str] | None = None,
-                file: tuple[str, bytes, str] | None = None) -> Exchange:
-        """Any HTTP call, recorded; multipart when ``form_fields`` are given."""
+                file: tuple[str, bytes, str] | None = None,
+                operation: Operation | None = None) -> Exchange:
+        """Any HTTP call, recorded; multipart when ``form_fields`` are given. A rate limit
+        (429) is waited out as its ``Retry-After`` says and the call sent again, as a client
+        does: a vendor's throttling is never taken for the answer to the request."""
+        def once() -> Exchange:
+            return self._request_once(method, url, headers, data, form_fields, file, operation)
+
+        exchange = once()
+        for _ in range(RATE_LIMIT_RETRIES):
+            if exchange.status != 429:
+                break
+            time.sleep(retry_after(exchange.headers.get("Retry-After")))
+            exchange = once()
+        return exchange
+
+    def _request_once(self, method: str, url: str, headers: Mapping[str, str] | None,
+                      data: bytes | None, form_fields: Mapping[str, str] | None,
+                      file: tuple[str, bytes, str] | None,
+                      operation: Operation | None) -> Exchange:
+        sent_at = time.monotonic()
         try:
             if form_fields is not None:
                 response = self._session.request(
@@ -143,9 +195,23 @@ class Client:
         body = sent.body if isinstance(sent.body, bytes) else (sent.body or "").encode()
         exchange = Exchange(method, url, dict(sent.headers), body or None, response.status_code,
                             response.headers, response.content, form_fields=form_fields,
-                            file_name=file[0] if file else None)
+                            operation=operation, file_name=file[0] if file else None,
+                            file_content=file[1] if file else None,
+                            file_type=file[2] if file else None, sent_at=sent_at)
         self.exchanges.append(exchange)
         return exchange
+
+
+def retry_after(value: str | None) -> float:
+    """Seconds to wait before sending again: the header's integer seconds (RFC 9110 also
+    allows an HTTP date, read here as the default), within bounds."""
+    try:
+        seconds = float(value) if value is not None else DEFAULT_RETRY_AFTER
+    except ValueError:
+        seconds = DEFAULT_RETRY_AFTER
+    if not math.isfinite(seconds):
+        seconds = DEFAULT_RETRY_AFTER
+    return min(max(seconds, 0.0), LONGEST_RETRY_AFTER)
 
 
 def _encode(body: Any, media_type: str) -> tuple[bytes, str]:

@@ -3,16 +3,17 @@ journal and faults. It answers only on loopback unless the server was given a to
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import math
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from mockserver.adminauth import refusal
 from mockserver.clock import isoformat, parse_datetime
 from mockserver.faults import FaultRuleError
+from mockserver.har import to_har
+from mockserver.journal import FilterError, parse_query
 
 PREFIX = "/__admin"
 
@@ -53,12 +54,26 @@ def admin_blueprint(mock: Any, admin_token: str | None) -> Blueprint:
     def move_clock() -> Response:
         return jsonify(now=isoformat(_move_clock(mock.services.clock, _json_object())))
 
+    operations = {name: [operation.operation_id for operation in api.contract.operations]
+                  for name, api in mock.apis.items()}
+
+    def search() -> tuple[int, list[dict[str, Any]]]:
+        try:
+            query = parse_query(request.args.to_dict(flat=False), operations)
+        except FilterError as error:
+            raise AdminError(400, str(error)) from None
+        return mock.journal.search(query)  # type: ignore[no-any-return]
+
     @blueprint.get("/requests")
     def journal() -> Response:
-        limit = request.args.get("limit", "1000")
-        if not (limit.isascii() and limit.isdigit()):
-            raise AdminError(400, "limit must be a non-negative integer")
-        return jsonify(requests=mock.journal.newest_first(int(limit)))
+        count, entries = search()
+        return jsonify(count=count, requests=entries)
+
+    @blueprint.get("/requests.har")
+    def journal_as_har() -> Response:
+        _count, entries = search()
+        return Response(to_har(reversed(entries)), content_type="application/json",
+                        headers={"Content-Disposition": 'attachment; filename="mockserver.har"'})
 
     @blueprint.get("/faults")
     def list_faults() -> Response:
@@ -82,21 +97,11 @@ def admin_blueprint(mock: Any, admin_token: str | None) -> Blueprint:
 
 def _guard(admin_token: str | None) -> Callable[[], None]:
     def guard() -> None:
-        if admin_token is not None:
-            presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
-            if not hmac.compare_digest(presented.encode(), admin_token.encode()):
-                raise AdminError(401, "the admin API needs 'Authorization: Bearer <admin token>'")
-        elif not _is_loopback(request.remote_addr):
-            raise AdminError(403, "the admin API answers only on loopback without --admin-token")
+        refused = refusal(admin_token, request)
+        if refused is not None:
+            raise AdminError(*refused)
 
     return guard
-
-
-def _is_loopback(address: str | None) -> bool:
-    try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 def _json_object() -> dict[str, Any]:

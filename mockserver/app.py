@@ -12,18 +12,19 @@ from werkzeug.exceptions import Forbidden, HTTPException, MethodNotAllowed
 from werkzeug.routing import PathConverter
 
 import vendor_specs
-from mockserver import jsonbody, objectstore
+from mockserver import jsonbody, objectstore, recording
 from mockserver.admin import PREFIX as ADMIN_PREFIX
 from mockserver.admin import admin_blueprint
 from mockserver.apis import load_vendor
-from mockserver.clock import Clock, isoformat
+from mockserver.clock import Clock
 from mockserver.contracts import Contract, ContractError, Operation, load_contract
 from mockserver.cors import CorsPolicy, options_response
+from mockserver.dashboard import dashboard_blueprint
 from mockserver.engine import Api, Engine
 from mockserver.faults import Faults
 from mockserver.fixtures import load_fixtures, object_store_for, seed
 from mockserver.flaskapp import MockFlask
-from mockserver.journal import OPERATION, RESPONSE_ERRORS, STARTED, VALIDATION_ERRORS, Journal
+from mockserver.journal import STARTED, Journal
 from mockserver.publicurl import as_seen_by_clients
 from mockserver.store import StateStore, open_store
 from mockserver.validation import RequestValidator, ResponseValidator
@@ -71,6 +72,19 @@ class Mock:
             self.services.clock.reread()
             seed(self.services, self.fixtures, self.vendors)
 
+    def reseed(self) -> None:
+        """State and uploaded objects back to the fixtures, as ``reset`` does, while the
+        clock, the fault rules and the journal stay (``serve --watch`` on a reload)."""
+        store = self.services.store
+        with store.transaction():
+            clock, rules = self.services.clock.snapshot(), self.faults.rules()
+            journal = self.journal.newest_first()
+            store.clear()
+            self.services.clock.restore(clock)
+            self.faults.restore(rules)
+            self.journal.restore(journal)
+            seed(self.services, self.fixtures, self.vendors)
+
     def seed_if_empty(self) -> None:
         with self.services.store.transaction():
             if self.services.store.is_empty():
@@ -107,11 +121,13 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     accepted_headers.update(_route_trailing_slashes(app, mock))
     accepted_headers.update(_route_object_store(app, mock.services.objects))
     app.register_blueprint(admin_blueprint(mock, settings.admin_token))
+    app.register_blueprint(dashboard_blueprint(mock, settings.admin_token))
     app.extensions["mock"] = mock
     _install_error_pages(app, mock)
     exposed = [name for api in mock.apis.values() for name in api.contract.response_headers]
     _install_hooks(app, CorsPolicy.of(settings.cors_origins, exposed), accepted_headers,
                    mock.journal, mock.services.clock)
+    recording.install(app)
     app.wsgi_app = as_seen_by_clients(  # type: ignore[method-assign,assignment]
         app.wsgi_app, settings.public_url)
     return app
@@ -242,7 +258,7 @@ def _install_hooks(app: Flask, policy: CorsPolicy, accepted: Mapping[str, tuple[
         current = request._get_current_object()  # type: ignore[attr-defined]
         if not current.path.startswith(ADMIN_PREFIX):
             policy.decorate(response, current.environ.get("HTTP_ORIGIN"))
-            _record(journal, clock, current, response)
+            recording.record(journal, clock, current, response)
         clock.unpin()  # (and the next request's ``pin`` starts afresh whatever happened)
         return response
 
@@ -307,16 +323,3 @@ def _api_for_path(apis: Iterable[Api], path: str) -> Api | None:
     return best
 
 
-def _record(journal: Journal, clock: Clock, current: Request, response: Response) -> None:
-    environ = current.environ
-    operation: Operation | None = environ.get(OPERATION)
-    journal.record({
-        "time": isoformat(clock.now()),
-        "method": current.method, "path": current.path,
-        "query": current.query_string.decode("latin-1"), "status": response.status_code,
-        "api": operation.api if operation else None,
-        "operation": operation.operation_id if operation else None,
-        "validation_errors": environ.get(VALIDATION_ERRORS, ()),
-        "response_errors": environ.get(RESPONSE_ERRORS, ()),
-        "duration_ms": round((time.perf_counter() - environ.get(STARTED, 0.0)) * 1000, 3),
-    })

@@ -1,4 +1,5 @@
-"""``mockserver serve``: the options and exit behaviour fixed by INTERFACES.md.
+"""``mockserver serve`` and ``mockserver proxy``: the options and exit behaviour fixed by
+INTERFACES.md.
 
 Anything wrong at start (bad option, busy port, invalid spec or fixtures) is one line on
 stderr and exit status 2, never a traceback.
@@ -9,12 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 
 import vendor_specs
-from mockserver import serving
+from mockserver import serving, watch
 from mockserver.app import Settings, build_mock, create_app
 from mockserver.contracts import ContractError
 from mockserver.cors import OriginError, normalize_origin
@@ -27,11 +29,8 @@ USAGE_ERROR = 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
-    if arguments.command != "serve":
-        _parser().print_help()
-        return USAGE_ERROR
     try:
-        return _serve(arguments)
+        return _proxy(arguments) if arguments.command == "proxy" else _serve(arguments)
     except (ContractError, FixturesError, StoreSpecError, OSError) as error:
         print(f"mockserver: {error}", file=sys.stderr)
         return USAGE_ERROR
@@ -60,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                             "at once, those asleep on a latency fault included")
     serve.add_argument("--validate-responses", action="store_true",
                        help="check every response against the spec; a violation becomes a 500")
+    serve.add_argument("--watch", action="store_true",
+                       help="reload the fixtures and specs when they change (state reseeded; "
+                            "clock, fault rules and journal kept)")
     serve.add_argument("--admin-token",
                        help="require this bearer token on /__admin (needed off loopback)")
     serve.add_argument("--cors-origin", action="append", type=_checked(normalize_origin),
@@ -68,6 +70,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", type=_checked(check_public_url), metavar="URL",
                        help="the origin of every URL the mock hands out (default: the "
                             "request's Host, or X-Forwarded-Host/-Proto behind a proxy)")
+    proxy = commands.add_parser(
+        "proxy", help="forward one API to the real service, checking both ways against its spec")
+    proxy.add_argument("--api", required=True, choices=vendor_specs.API_NAMES,
+                       help="the API whose contract the traffic is checked against")
+    proxy.add_argument("--upstream", required=True,
+                       help="the API's base URL at the real service, e.g. https://api.uplift.ai/v1")
+    proxy.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    proxy.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    proxy.add_argument("--record", metavar="PATH.har",
+                       help="keep every exchange, whole, as HTTP Archive 1.2")
+    proxy.add_argument("--admin-token",
+                       help="require this bearer token on /__admin (needed off loopback)")
     return parser
 
 
@@ -96,6 +110,8 @@ def _positive(text: str) -> int:
 
 
 def _serve(arguments: argparse.Namespace) -> int:
+    if arguments.workers > 1 and arguments.watch:
+        raise StoreSpecError("--watch reloads one process: use it with --workers 1")
     with _state(arguments.state, arguments.workers) as (state, durable):
         settings = Settings(
             apis=tuple(dict.fromkeys(arguments.api or vendor_specs.API_NAMES)),
@@ -111,13 +127,15 @@ def _serve(arguments: argparse.Namespace) -> int:
             raise StoreSpecError("--workers > 1 needs state the workers share: leave --state "
                                  "out, or give sqlite:PATH or postgresql://...")
         port = serving.check_port(arguments.host, arguments.port)
-        app = create_app(settings, mock)
+        app: serving.WsgiApp = (watch.Reloading(settings, mock) if arguments.watch
+                                else create_app(settings, mock))
         mock.services.store.close()  # each worker opens its own connections
         _freeze_startup_objects()
         listening = (f"mockserver: serving {', '.join(settings.apis)} on "
                      f"http://{_url_host(arguments.host)}:{port}")
         serving.serve(app, arguments.host, port, arguments.workers, arguments.threads,
-                      on_listening=lambda: print(listening, file=sys.stderr, flush=True))
+                      on_listening=lambda: print(listening, file=sys.stderr, flush=True),
+                      in_worker=_watching(app))
     return 0
 
 
@@ -137,6 +155,43 @@ def _state(option: str | None, workers: int) -> Iterator[tuple[str, bool]]:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def _watching(app: serving.WsgiApp) -> Callable[[], None]:
+    """What a worker starts besides serving: the file watch of ``--watch`` (a thread, so it
+    must start in the worker, not in the parent that forks it)."""
+    if isinstance(app, watch.Reloading):
+        return lambda: watch.start(app)
+    return lambda: None
+
+
+def _proxy(arguments: argparse.Namespace) -> int:
+    """Checks the upstream answers before listening: a typo fails at once, with exit 2."""
+    from mockserver.harrecord import Recorder
+    from mockserver.proxy import ProxySettings, create_proxy_app
+    from mockserver.upstream import Upstream
+
+    upstream = Upstream(arguments.upstream)
+    upstream.check_reachable()
+    recorder = Recorder(arguments.record) if arguments.record else None
+    try:
+        settings = ProxySettings(arguments.api, upstream.base_url, arguments.admin_token)
+        app = create_proxy_app(settings, upstream, _report, recorder)
+        listener = serving.bind(arguments.host, arguments.port)
+        base = app.extensions["mock"].apis[arguments.api].contract.base_path
+        print(f"mockserver: proxying {arguments.api} at http://{arguments.host}:"
+              f"{listener.getsockname()[1]}{base} to {upstream.base_url}",
+              file=sys.stderr, flush=True)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # close the recording
+        serving.threaded_server(app, listener, threads=8).run()
+    finally:
+        if recorder is not None:
+            recorder.close()
+    return 0
+
+
+def _report(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _freeze_startup_objects() -> None:

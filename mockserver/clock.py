@@ -12,7 +12,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
-from mockserver.store import StateStore
+from mockserver.store import Document, StateStore
 
 _KIND = "meta"
 _KEY = "clock"
@@ -77,6 +77,14 @@ class Clock:
     def reread(self) -> None:
         """The offset changed (a move, a reset): read it again."""
         self._request.offset = None
+
+    def snapshot(self) -> Document | None:
+        """What ``restore`` needs to put the clock back after the store was cleared."""
+        return self._store.get(_KIND, _KEY)
+
+    def restore(self, snapshot: Document | None) -> None:
+        if snapshot is not None:
+            self._store.put(_KIND, _KEY, snapshot)
 
     def _offset(self) -> timedelta:
         record = self._store.get(_KIND, _KEY)

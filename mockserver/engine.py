@@ -55,7 +55,7 @@ class Engine:
         except ApiError as error:
             body = api.vendor.error_body(error.status, error.message, error.problems)
             reply = Reply(error.status, body)
-        response = _to_response(reply)
+        response = to_response(reply)
         if api.responses is not None:
             self._enforce_contract(api.responses, operation, response, current.environ)
         return response
@@ -134,7 +134,7 @@ def documented_reply(contract: Contract, operation: Operation, status: int,
     return Reply(status, body, headers, has_body=has_body)
 
 
-def _to_response(reply: Reply) -> Response:
+def to_response(reply: Reply) -> Response:
     if not reply.has_body or reply.status == 204:
         response = Response(status=reply.status, headers=reply.headers)
         del response.headers["Content-Type"]

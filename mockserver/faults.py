@@ -72,6 +72,13 @@ class Faults:
     def rules(self) -> list[FaultRule]:
         return [FaultRule(**record) for record in self._store.find(_RULES)]
 
+    def restore(self, rules: Iterable[FaultRule]) -> None:
+        """Put back rules read with ``rules`` after the store was cleared; their
+        rate-limit windows start over."""
+        for rule in rules:
+            self._store.put(_RULES, str(rule.id), asdict(rule))
+            self._store.raise_counter("fault", rule.id)
+
     def clear(self) -> None:
         for kind in (_RULES, _WINDOWS):
             for key in self._store.iter_keys(kind):

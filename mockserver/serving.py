@@ -18,16 +18,21 @@ endpoint). The process that loaded the specs, fixtures and state forks the worke
 - **No orphans.** Each worker watches a pipe whose other end only the parent holds: when
   the parent dies, however (SIGKILL included), the pipe closes and the worker exits.
   SIGTERM or SIGINT to the parent stops the workers and then the parent.
+
+What must run inside one process instead (``mockserver proxy``, whose recording is written
+by the process that serves, and the pytest plugin's in-thread mock) is served by waitress
+on a thread: :func:`threaded_server`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from granian import Granian
 from granian.constants import Interfaces
@@ -35,6 +40,8 @@ from granian.log import LogLevels
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 #: connections one worker accepts at once (Granian's backpressure, issue #789)
 BACKPRESSURE = 1024
@@ -58,8 +65,10 @@ def check_port(host: str, port: int) -> int:
 
 
 def serve(app: WSGIApplication, host: str, port: int, workers: int, threads: int,
-          on_listening: Callable[[], None] = lambda: None) -> None:
-    """Serve until SIGTERM or SIGINT; ``on_listening`` runs once the port is bound."""
+          on_listening: Callable[[], None] = lambda: None,
+          in_worker: Callable[[], None] = lambda: None) -> None:
+    """Serve until SIGTERM or SIGINT; ``on_listening`` runs once the port is bound,
+    ``in_worker`` in each worker as it starts (threads do not survive a fork)."""
     parent_alive, parent_end = os.pipe()
     server = Granian(
         "mockserver", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
@@ -68,19 +77,22 @@ def serve(app: WSGIApplication, host: str, port: int, workers: int, threads: int
     )
     server.on_startup(on_listening)
     try:
-        server.serve(target_loader=lambda: _in_worker(app, parent_alive, parent_end),
-                     wrap_loader=False)
+        server.serve(
+            target_loader=lambda: _in_worker(app, parent_alive, parent_end, in_worker),
+            wrap_loader=False)
     finally:
         os.close(parent_alive)
         os.close(parent_end)
 
 
-def _in_worker(app: WSGIApplication, parent_alive: int, parent_end: int) -> WSGIApplication:
+def _in_worker(app: WSGIApplication, parent_alive: int, parent_end: int,
+               start: Callable[[], None]) -> WSGIApplication:
     """Run in each worker process as it starts: what it serves."""
     os.close(parent_end)  # the parent's end, so that only the parent keeps it open
     threading.Thread(target=_exit_with_parent, args=(parent_alive,), daemon=True,
                      name="parent-watch").start()
     _forget_request_variables()
+    start()
     return whole_answers(app)
 
 
@@ -112,3 +124,30 @@ def whole_answers(app: WSGIApplication) -> WSGIApplication:
                 close()
 
     return answer
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket for :func:`threaded_server`; OSError with a one-line message."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    listener.listen(1024)
+    return listener
+
+
+def threaded_server(app: WsgiApp, listener: socket.socket, threads: int) -> Any:
+    """A waitress server on ``listener``, not yet running (``run()`` serves until closed)."""
+    from waitress import create_server
+
+    # waitress warns "Task queue depth is N" for every request queued in a burst: a
+    # supervisor that pipes stderr and never reads it would fill the pipe and stall us
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # X-Forwarded-Host/-Proto reach the app, whose ProxyFix reads them (mockserver/publicurl.py)
+    return create_server(app, sockets=[listener], threads=threads, ident="mockserver",
+                         connection_limit=1000, channel_timeout=30,
+                         clear_untrusted_proxy_headers=False)

@@ -7,6 +7,7 @@ Every problem becomes a :class:`Problem` that names the offending field (``body.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import io
 import json
 import math
@@ -30,10 +31,17 @@ _REQUIRED = re.compile(r"'(.+)' is a required property")
 MAX_NESTING = 64
 
 
+#: where a rule lives, as keys from the operation's node: ``("responses", "200", "content",
+#: "application/json", "schema", "required")``; a proxy grades a problem by the spec's
+#: annotations on that node and its ancestors (``mockserver/grading.py``)
+At = tuple[str | int, ...]
+
+
 @dataclass(frozen=True)
 class Problem:
     field: str
     message: str
+    at: At = dataclasses.field(default=(), compare=False)
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
@@ -121,30 +129,33 @@ class _Parameter:
     allow_empty: bool
     type_name: str
     validator: CompiledSchema
+    at: At
 
     @classmethod
-    def compile(cls, spec: Mapping[str, Any]) -> _Parameter:
+    def compile(cls, spec: Mapping[str, Any], index: int) -> _Parameter:
         schema = spec.get("schema", {})
         types = schema.get("type", "string")
         type_name = next((t for t in ([types] if isinstance(types, str) else types)
                           if t != "null"), "string")
         return cls(spec["name"], spec["in"], bool(spec.get("required")),
-                   bool(spec.get("allowEmptyValue")), type_name, CompiledSchema(schema))
+                   bool(spec.get("allowEmptyValue")), type_name, CompiledSchema(schema),
+                   ("parameters", index))
 
     def check(self, request: Request) -> tuple[Any, list[Problem]]:
         text = _SOURCES[self.location](request).get(self.name)
         field = f"{self.location}.{self.name}"
         if text is None:
-            return None, [Problem(field, "is required")] if self.required else []
+            return None, [Problem(field, "is required", self.at)] if self.required else []
         if text == "" and self.location == "query" and not self.allow_empty:
-            return None, [Problem(field, f"Value of {self.name} query parameter cannot be empty")]
+            return None, [Problem(field, f"Value of {self.name} query parameter cannot be empty",
+                                  self.at)]
         cast = _CASTS.get(self.type_name)
         try:
             value = cast(text) if cast else text
         except (KeyError, ValueError):
-            return None, [Problem(field, f"Failed to cast value to {self.type_name} type: {text}")]
-        return value, [Problem(_field_path(field, error), _schema_message(error))
-                       for error in self.validator.errors(value)]
+            return None, [Problem(field, f"Failed to cast value to {self.type_name} type: {text}",
+                                  (*self.at, "schema", "type"))]
+        return value, _schema_problems(field, (*self.at, "schema"), self.validator.errors(value))
 
 
 #: where each parameter location lives; only the one asked for is parsed (cookies and the
@@ -196,7 +207,8 @@ class _Media:
 
 class _CompiledOperation:
     def __init__(self, operation: Operation) -> None:
-        self._parameters = [_Parameter.compile(spec) for spec in operation.spec["parameters"]
+        self._parameters = [_Parameter.compile(spec, index)
+                            for index, spec in enumerate(operation.spec["parameters"])
                             if spec.get("in") in ("path", "query", "header", "cookie")]
         body = operation.spec.get("requestBody") or {}
         self._body_required = bool(body.get("required"))
@@ -223,21 +235,23 @@ class _CompiledOperation:
     def _check_body(self, request: Request) -> tuple[Any, list[Problem]]:
         raw = request.get_data(cache=True) if has_body(request) else b""
         if not raw:
-            missing = [Problem("body", "a request body is required")]
+            missing = [Problem("body", "a request body is required", ("requestBody",))]
             return None, missing if self._body_required else []
         media = self._media.get(request.mimetype)
         if media is None:
             return None, [Problem("body", f"unsupported content type {request.mimetype!r}; "
-                                          f"send {', '.join(self._media)}")]
+                                          f"send {', '.join(self._media)}",
+                                  ("requestBody", "content"))]
         try:
             value = media.load(raw, **request.mimetype_params)
         except RecursionError:
             return None, [_TOO_DEEP]
         except (ValueError, LookupError, AssertionError):
             return None, [Problem("body", f"is not well-formed {request.mimetype} "
-                                          "(or not UTF-8 where text is expected)")]
-        return value, [Problem(_field_path("body", error), _schema_message(error))
-                       for error in media.validator.errors(value)]
+                                          "(or not UTF-8 where text is expected)",
+                                  ("requestBody", "content", request.mimetype))]
+        return value, _schema_problems("body", ("requestBody", "content", request.mimetype,
+                                                "schema"), media.validator.errors(value))
 
 
 def has_body(request: Request) -> bool:
@@ -246,7 +260,7 @@ def has_body(request: Request) -> bool:
     return bool(request.content_length) or "HTTP_TRANSFER_ENCODING" in request.environ
 
 
-_TOO_DEEP = Problem("body", f"is nested deeper than {MAX_NESTING} levels")
+_TOO_DEEP = Problem("body", f"is nested deeper than {MAX_NESTING} levels", ("requestBody",))
 
 
 class ResponseValidator:
@@ -261,25 +275,29 @@ class ResponseValidator:
     def problems(self, operation: Operation, response: Response) -> list[Problem]:
         documented = operation.spec.get("responses", {})
         status = str(response.status_code)
-        spec = documented.get(status) or documented.get("default")
+        key = status if status in documented else "default"
+        spec = documented.get(key)
         if spec is None:
-            return [Problem("response.status", f"{status} is not documented")]
-        problems = [Problem(f"response.headers.{name}", "is required")
+            return [Problem("response.status", f"{status} is not documented", ("responses",))]
+        at: At = ("responses", key)
+        problems = [Problem(f"response.headers.{name}", "is required", (*at, "headers", name))
                     for name, header in spec.get("headers", {}).items()
                     if header.get("required") and name not in response.headers]
         content = spec.get("content", {})
         if not content:
             return problems
-        media = response.mimetype
+        media = response.mimetype or ""
         if media not in content:
-            return [*problems, Problem("response.content-type", f"{media!r} is not documented")]
+            return [*problems, Problem("response.content-type", f"{media!r} is not documented",
+                                       (*at, "content"))]
         validator = self._validator(operation, status, media, content[media].get("schema", {}))
         try:
             body = _response_body(media, response)
         except ValueError:
-            return [*problems, Problem("response.body", f"is not {media}")]
-        return problems + [Problem(_field_path("response.body", error), error.message)
-                           for error in validator.errors(body)]
+            return [*problems, Problem("response.body", f"is not {media}",
+                                       (*at, "content", media))]
+        return problems + _schema_problems("response.body", (*at, "content", media, "schema"),
+                                           validator.errors(body), words=_plain_message)
 
     def _validator(self, operation: Operation, status: str, media: str,
                    schema: dict[str, Any]) -> CompiledSchema:
@@ -374,6 +392,17 @@ def _untextual_values(where: str, value: Any, depth: int = 0) -> Iterable[Proble
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             yield from _untextual_values(f"{where}.{index}", item, depth + 1)
+
+
+def _schema_problems(field: str, at: At, errors: Iterable[ValidationError],
+                     words: Callable[[ValidationError], str] | None = None) -> list[Problem]:
+    words = words or _schema_message
+    return [Problem(_field_path(field, error), words(error),
+                    (*at, *error.absolute_schema_path)) for error in errors]
+
+
+def _plain_message(error: ValidationError) -> str:
+    return str(error.message)
 
 
 def _schema_message(error: ValidationError) -> str:

@@ -96,6 +96,8 @@ class VendorApi:
     seed: Callable[[Services, Mapping[str, Any]], None]
     #: the conformance profile (INTERFACES.md) of this API's fixture accounts
     profile: Callable[[Mapping[str, Any]], dict[str, Any]]
+    #: the store kinds that hold this API's resources, as ``GET /__admin/state`` shows them
+    kinds: tuple[str, ...] = ()
 
 
 def registry() -> tuple[dict[str, Handler], Callable[[str], Callable[[Handler], Handler]]]:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per proxied request
@@ -55,7 +55,8 @@ Respond = Callable[[Exchange, Forward], Answer]
 
 @dataclass(frozen=True)
 class Breakage:
-    """Applies ``respond`` to requests matching ``method`` and the ``path`` regex."""
+    """Applies ``respond`` to requests matching ``method`` (``*``: any) and the ``path``
+    regex."""
 
     method: str
     path: str
@@ -63,7 +64,8 @@ class Breakage:
     state: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def matches(self, exchange: Exchange) -> bool:
-        return exchange.method == self.method and re.fullmatch(self.path, exchange.path) is not None
+        return self.method in ("*", exchange.method) and re.fullmatch(
+            self.path, exchange.path) is not None
 
 
 def rewrite_json(method: str, path: str, change: Callable[[Any], Any],
@@ -109,6 +111,34 @@ def hide_clock() -> Breakage:
     return Breakage("GET", "/__admin/clock", respond)
 
 
+def expired_upload(path: str) -> Breakage:
+    """An object store that refuses every presigned POST as if its policy had expired."""
+    def respond(exchange: Exchange, forward: Forward) -> Answer:
+        return Answer(403, {"Content-Type": "application/xml"},
+                      b"<Error><Code>AccessDenied</Code><Message>Policy expired.</Message>"
+                      b"</Error>")
+
+    return Breakage("POST", path, respond)
+
+
+def refusal_accepted(method: str, path: str, status: int, message: str,
+                     suffix: str) -> Breakage:
+    """A refusal with this status and message answered as a success instead: 200 with the
+    resource read at the path without ``suffix`` (a second stop that a server accepts)."""
+    def respond(exchange: Exchange, forward: Forward) -> Answer:
+        answer = forward(exchange)
+        try:
+            refused = answer.status == status and answer.json().get("message") == message
+        except (ValueError, AttributeError):
+            refused = False
+        if not refused:
+            return answer
+        return forward(replace(exchange, method="GET", path=exchange.path.removesuffix(suffix),
+                               query="", body=b""))
+
+    return Breakage(method, path, respond)
+
+
 def set_status(method: str, path: str, status: int, when_status: int | None = None) -> Breakage:
     def respond(exchange: Exchange, forward: Forward) -> Answer:
         answer = forward(exchange)
@@ -143,13 +173,21 @@ def cache_first(method: str, path: str) -> Breakage:
     return Breakage(method, path, respond)
 
 
+class _KeepAlive(WSGIRequestHandler):
+    """HTTP/1.1, so a client's connection serves many requests (a new one per request
+    doubled the time of a conformance run through the proxy)."""
+
+    protocol_version = "HTTP/1.1"
+
+
 class BrokenProxy:
-    def __init__(self, upstream: str, *breakages: Breakage) -> None:
+    def __init__(self, upstream: str, *breakages: Breakage, port: int = 0) -> None:
         self._upstream = upstream.rstrip("/")
         self._breakages = breakages
         self._session = requests.Session()
         self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # no jar
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self._server = make_server("127.0.0.1", port, self._app, threaded=True,
+                                   request_handler=_KeepAlive)
         self.origin = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -179,5 +217,8 @@ class BrokenProxy:
         url = self._upstream + path + (f"?{exchange.query}" if exchange.query else "")
         response = self._session.request(exchange.method, url, headers=exchange.headers,
                                          data=exchange.body, allow_redirects=False, timeout=30)
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP}
+        # names in one spelling (Granian sends them lower-case), so breakages can find and
+        # replace a header by its usual name
+        headers = {k.title(): v for k, v in response.headers.items()
+                   if k.lower() not in _HOP_BY_HOP}
         return Answer(response.status_code, headers, response.content)

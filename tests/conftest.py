@@ -23,6 +23,7 @@ import pytest
 import requests
 import yaml
 from hypothesis import HealthCheck, settings
+from strict_server import BASE_PATHS, strict_server
 
 # Property tests in this suite: "ci" is the default; "thorough" is for fuzzing sessions
 # (HYPOTHESIS_PROFILE=thorough python -m pytest ...). Both talk to live servers, so no
@@ -31,6 +32,19 @@ for _name, _examples in (("ci", 20), ("thorough", 500)):
     settings.register_profile(_name, max_examples=_examples, deadline=None, database=None,
                               suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+#: the pinecrest organization's Uplift key, as a request header
+UPLIFT_AUTH = {"Authorization": "Bearer upl_live_pinecrest_8f2d61c0b7a94e3f"}
+
+
+def uplift_capture(file_name: str) -> dict[str, Any]:
+    """A valid Uplift reservation for the pinecrest organization's athlete."""
+    return {"athlete_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            "session_group_id": "11111111-2222-3333-4444-555555555555",
+            "file_name": file_name,
+            "camera_configuration": {"camera_setup_selection": "single.down_the_line"},
+            "movement_attributes": {"activity": "golf", "movement": "full_swing"}}
 
 
 def free_port() -> int:
@@ -65,6 +79,12 @@ class RunningMock:
     def contract_violations(self) -> list[dict[str, Any]]:
         return [entry for entry in self.journal() if entry["response_errors"]]
 
+    def output(self) -> str:
+        """What the server wrote on stderr so far. pread: the server shares the file's
+        offset, and moving it would make the server write over its earlier lines."""
+        fd = self.log.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -77,9 +97,10 @@ class RunningMock:
 
 
 def start_mock(*options: str, port: int | None = None, strict: bool = True,
-               admin_token: str | None = None) -> RunningMock:
+               admin_token: str | None = None, command_name: str = "serve") -> RunningMock:
+    """``command_name="proxy"`` starts ``mockserver proxy`` instead (with strict=False)."""
     port = port or free_port()
-    command = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), *options]
+    command = [sys.executable, "-m", "mockserver", command_name, "--port", str(port), *options]
     if strict:
         command.append("--validate-responses")
     # stderr to a file, not a pipe: a pipe nobody reads fills up and stalls the server
@@ -95,6 +116,12 @@ def start_mock(*options: str, port: int | None = None, strict: bool = True,
         server.stop()
         raise
     return server
+
+
+def start_proxy(upstream: str, *options: str, api: str = "uplift") -> RunningMock:
+    """``mockserver proxy --api API --upstream URL`` on a free loopback port."""
+    return start_mock("--api", api, "--upstream", upstream, *options, command_name="proxy",
+                      strict=False)
 
 
 def _read(log: Any) -> str:
@@ -164,6 +191,33 @@ def run_with_profile(api: str, base_url: str, tmp_path: Any, profile: dict[str, 
     return run_conformance(api, base_url, tmp_path, "--profile", str(path), *options)
 
 
+#: planted bugs behind a strict variant: each is found by the first requests that meet it
+#: (a mutation is sent once whatever --max-examples), so the run is kept short; the waits
+#: fit the variant's slower MyCRT (RUNNING at 7 s, DONE 6 s after a stop)
+BEHIND_STRICT_OPTIONS = ("--max-examples", "5", "--max-wait", "10")
+
+
+def run_strict(api: str, upstream: str, tmp_path: Any, profile: dict[str, Any],
+               *options: str) -> ConformanceRun:
+    """The CLI against the strict variant of ``api`` (``strict_server``) in front of
+    ``upstream``: no admin API there, so the profile goes as a file."""
+    with strict_server(api, upstream) as strict:
+        return run_with_profile(api, strict.url(BASE_PATHS[api]), tmp_path, profile, *options)
+
+
+def assert_reported(run: ConformanceRun, findings: dict[str, tuple[str, str, str]]) -> None:
+    """Each planted bug (name -> check, operation, and text its finding must name, such as
+    a mutation) is among the run's violations."""
+    assert run.exit_status == 1, run.output[-3000:]
+    missed = [name for name, (check, operation, text) in findings.items()
+              if not any(violation["check"] == check and violation["operation"] == operation
+                         and text in violation["expected"]
+                         for violation in run.report["violations"])]
+    reported = sorted({(v["check"], v["operation"]) for v in run.report["violations"]})
+    assert not missed, (missed, reported, run.output[-3000:])
+    assert_graded(run)
+
+
 def fresh(mock_factory: Callable[..., RunningMock], api: str) -> RunningMock:
     """The session's server for one API, back at its fixtures."""
     server = mock_factory("--api", api)
@@ -192,3 +246,16 @@ def postgresql() -> Iterator[Any]:
         pytest.skip(str(error))
     yield cluster
     cluster.stop()
+
+
+def assert_graded(run: ConformanceRun) -> None:
+    """Every finding names its source: the document's words (a quote with its seed and
+    section), or a decision of the contract (an x-source-note and where it lives)."""
+    for violation in run.report["violations"]:
+        source = violation["source"]
+        if violation["grade"] == "document":
+            assert source["seed"] and source["section"] and source["quote"], violation
+        else:
+            assert violation["grade"] == "contract", violation
+            assert source["note"] and source["where"].startswith("specs/"), violation
+        assert f"({violation['grade']})" in run.output, violation

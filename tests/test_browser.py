@@ -6,7 +6,6 @@ and name the package to install."""
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,17 +14,10 @@ from typing import Any
 
 import pytest
 
+from chromium import chromium
 from conftest import free_port
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-INSTALL = "apt-get install -y chromium chromium-driver"
 PAGE = "browser_page.html"
-#: no sandbox (root in a container), no GPU, and nothing that reaches for the network on
-#: its own: on a machine without internet Chromium otherwise stalls on start
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage")
-
 
 class _Page(BaseHTTPRequestHandler):
     """Serves the page and nothing else."""
@@ -55,23 +47,10 @@ def page_origin() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(page_origin: str) -> Iterator[Any]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip(f"needs Chromium and its driver from Debian's packages: {INSTALL}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        for flag in (*FLAGS, f"--user-data-dir={profile}"):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-        try:
-            driver.set_script_timeout(30)
-            driver.get(page_origin + "/")
-            yield driver
-        finally:
-            driver.quit()
+    with chromium() as driver:
+        driver.set_script_timeout(30)
+        driver.get(page_origin + "/")
+        yield driver
 
 
 def run(browser: Any, flow: str, mock: Any, account: dict[str, Any] | None = None,

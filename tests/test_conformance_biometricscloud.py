@@ -18,10 +18,20 @@ from broken_proxy import (
     drop_field,
     hide_clock,
     rewrite_json,
+    rewrite_request_json,
     set_status,
     swap_header,
 )
-from conftest import assert_conforms, fresh, run_conformance, run_with_profile
+from conftest import (
+    BEHIND_STRICT_OPTIONS,
+    assert_conforms,
+    assert_graded,
+    assert_reported,
+    fresh,
+    run_conformance,
+    run_strict,
+    run_with_profile,
+)
 
 PRIMARY = "Bearer VSvXrNLlQCeCdTJjGUJgKw"
 SECONDARY = "Bearer m15cI9rocXEjj6r325sTKw"
@@ -207,5 +217,44 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     with BrokenProxy(mock.origin, make_breakage(), FAITHFUL_DOWNLOADS) as proxy:
         run = run_conformance("biometricscloud", proxy.url("/api/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
     assert "curl " in run.output
+
+
+def _half_enforced_rules(body):
+    """The file name pattern half enforced (backslashes stripped, not refused) and the type
+    enum too (an unknown type becomes 5, Other)."""
+    if isinstance(body.get("upload_filename"), str):
+        body["upload_filename"] = body["upload_filename"].replace("\\", "")
+    if body.get("type") not in (1, 2, 3, 4, 5):
+        body["type"] = 5
+    return body
+
+
+#: planted bugs on different calls, so one run behind the strict variant shows them all
+#: (not "wrong bytes": every read-back of the model would stop at it): name -> (check,
+#: operation, text)
+BEHIND_STRICT = {
+    "file name pattern half enforced": (
+        "rejects_invalid_input", "createFile",
+        "body.upload_filename not matching its pattern (with a backslash"),
+    "type enum half enforced": ("rejects_invalid_input", "createFile",
+                                "body.type not in enum (999999)"),
+    "broken isolation": ("isolation", "retrieveFile", ""),
+    "delete not final": ("delete_is_final", "retrieveFile", ""),
+    "repeated entry": ("pagination", "listFiles", ""),
+    "signature unchecked": ("file_url", "retrieveFile", "tampered"),
+    "refresh not rotated": ("refresh_rotation", "refreshToken", ""),
+}
+
+
+def test_planted_bugs_behind_the_strict_variant_are_each_reported(mock, tmp_path):
+    """Issue 10: caught on a server that is not the mock too (no ids in its answers, pages
+    of 7, shorter names, no clock), with the default settings."""
+    bugs = [rewrite_request_json("POST", FILES, _half_enforced_rules),
+            *(BROKEN[name][0]() for name in list(BEHIND_STRICT)[2:])]
+    with BrokenProxy(mock.origin, *bugs) as broken:
+        run = run_strict("biometricscloud", broken.origin, tmp_path, mock.profile(),
+                         *BEHIND_STRICT_OPTIONS)
+    assert_reported(run, BEHIND_STRICT)

@@ -15,11 +15,21 @@ from broken_proxy import (
     BrokenProxy,
     Exchange,
     cache_first,
+    expired_upload,
     hide_clock,
     rewrite_json,
     set_status,
 )
-from conftest import assert_conforms, fresh, run_conformance, run_with_profile
+from conftest import (
+    BEHIND_STRICT_OPTIONS,
+    assert_conforms,
+    assert_graded,
+    assert_reported,
+    fresh,
+    run_conformance,
+    run_strict,
+    run_with_profile,
+)
 
 PRIMARY_TOKEN = "903fc07decff1059951641d41e3045cd"
 SECONDARY_TOKEN = "cd7a005314c54a698beda40233600428"
@@ -145,11 +155,6 @@ def _as_plain_text(exchange, forward) -> Answer:
     return Answer(answer.status, {"Content-Type": "text/plain"}, answer.body)
 
 
-def _expired_upload(exchange, forward) -> Answer:
-    return Answer(403, {"Content-Type": "application/xml"},
-                  b"<Error><Code>AccessDenied</Code><Message>Policy expired.</Message></Error>")
-
-
 def _any_key_accepted(exchange, forward) -> Answer:
     """The store ignores the policy's key prefix: a key outside it is stored all the same."""
     key = re.search(rb'name="key"\r\n\r\n([^\r]*)\r\n', exchange.body)
@@ -193,7 +198,7 @@ BROKEN = {
     "lost write": (rewrite_json("POST", CAPTURES, _lose_write), "read_after_write"),
     "stale read": (cache_first("GET", CAPTURES), "read_after_write"),
     "newest first": (rewrite_json("GET", CAPTURES, _newest_first), "list_order"),
-    "early expiry": (Breakage("POST", BUCKET, _expired_upload), "upload_flow"),
+    "early expiry": (expired_upload(BUCKET), "upload_flow"),
     "key prefix not enforced": (Breakage("POST", BUCKET, _any_key_accepted), "upload_flow"),
     "media never processed": (rewrite_json("GET", MEDIA_PROCESSED,
                                            lambda body: {"media_processed": False}),
@@ -209,6 +214,7 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     with BrokenProxy(mock.origin, breakage) as proxy:
         run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
     assert "curl " in run.output
 
@@ -221,5 +227,28 @@ def test_a_logout_that_does_not_end_the_session_is_reported(mock, tmp_path, path
     with BrokenProxy(mock.origin, Breakage("DELETE", path, respond)) as proxy:
         run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert "delete_is_final" in run.failed_checks, run.output[-3000:]
     assert "curl " in run.output
+
+
+#: planted bugs on different calls, so one run behind the strict variant shows them all:
+#: name -> (the breakage, or the BROKEN entry it is, and its check, operation and text)
+BEHIND_STRICT = {
+    "newest first": ("list_order", "listCaptures", ""),
+    "upload object ignored": ("upload_required", "createCapture", ""),
+    "key prefix not enforced": ("upload_flow", "getUploadCredentials", ""),
+    "wrong content type": ("content_type", "isMediaProcessed", ""),
+}
+LOGOUT_IGNORED = Breakage("DELETE", "/api/v1/sessions", _logout_ignored)
+
+
+def test_planted_bugs_behind_the_strict_variant_are_each_reported(mock, tmp_path):
+    """Issue 10: caught on a server that is not the mock too (no clock, the token in the
+    query only, more fields, shorter descriptions), with the default settings."""
+    bugs = [BROKEN[name][0] for name in BEHIND_STRICT]
+    with BrokenProxy(mock.origin, *bugs, LOGOUT_IGNORED) as broken:
+        run = run_strict("captureproof", broken.origin, tmp_path, mock.profile(),
+                         *BEHIND_STRICT_OPTIONS)
+    assert_reported(run, {**BEHIND_STRICT,
+                          "logout ignored": ("delete_is_final", "listCaptures", "")})

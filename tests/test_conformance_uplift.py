@@ -14,12 +14,21 @@ from broken_proxy import (
     BrokenProxy,
     cache_first,
     drop_field,
+    expired_upload,
     rewrite_json,
     rewrite_request_json,
     set_status,
     swap_header,
 )
-from conftest import assert_conforms, fresh, run_conformance
+from conftest import (
+    BEHIND_STRICT_OPTIONS,
+    assert_conforms,
+    assert_graded,
+    assert_reported,
+    fresh,
+    run_conformance,
+    run_strict,
+)
 
 PRIMARY = "Bearer upl_live_pinecrest_8f2d61c0b7a94e3f"
 SECONDARY = "Bearer upl_live_riverside_3a9c50d2e81f4b67"
@@ -71,11 +80,6 @@ def _never_completed(body):
     return body
 
 
-def _expired_upload(exchange, forward) -> Answer:
-    return Answer(403, {"Content-Type": "application/xml"},
-                  b"<Error><Code>AccessDenied</Code><Message>Policy expired.</Message></Error>")
-
-
 def _default_camera_setup(body):
     """The nested enum unenforced: an unknown camera setup becomes the default one."""
     setup = body.get("camera_configuration")
@@ -123,7 +127,7 @@ BROKEN = {
     "lost write": (rewrite_json("POST", "/v1/captures", _lose_write), "read_after_write"),
     "stale read": (cache_first("GET", "/v1/captures"), "read_after_write"),
     "wrong pagination": (Breakage("GET", "/v1/captures", _first_page_always), "pagination"),
-    "early expiry": (Breakage("POST", "/s3/uplift-captures/", _expired_upload), "upload_flow"),
+    "early expiry": (expired_upload("/s3/uplift-captures/"), "upload_flow"),
     "never completes": (rewrite_json("GET", CAPTURE, _never_completed), "lifecycle"),
 }
 
@@ -143,6 +147,7 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     with BrokenProxy(mock.origin, breakage) as proxy:
         run = run_conformance("uplift", proxy.url("/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
     assert "curl " in run.output
 
@@ -153,5 +158,36 @@ def test_a_half_enforced_rule_is_caught_and_named(mock, tmp_path, name):
     with BrokenProxy(mock.origin, rewrite_request_json("POST", "/v1/captures", change)) as proxy:
         run = run_conformance("uplift", proxy.url("/v1"), tmp_path)
     assert run.exit_status == 1, run.output
+    assert_graded(run)
     assert run.failed_checks == {"rejects_invalid_input"}, run.output[-3000:]
     assert mutation in run.output, run.output[-3000:]
+
+
+def _every_half_enforced_rule(body):
+    for change, _ in HALF_ENFORCED.values():
+        body = change(body)
+    return body
+
+
+#: planted bugs on different calls (the three half-enforced rules in one create), so one
+#: run behind the strict variant shows them all (not "broken isolation": the model would
+#: stop at it before it pages): name -> (check, operation, text)
+BEHIND_STRICT = {
+    **{name: ("rejects_invalid_input", "createCapture", mutation)
+       for name, (_, mutation) in HALF_ENFORCED.items()},
+    "wrong content type": ("content_type", "getCapture", ""),
+    "wrong pagination": ("pagination", "listCaptures", ""),
+    "early expiry": ("upload_flow", "createCapture", ""),
+}
+
+
+def test_planted_bugs_behind_the_strict_variant_are_each_reported(mock, tmp_path):
+    """Issue 10: caught on a server that is not the mock too (rate limited, smaller pages,
+    a late status, no clock), with the default settings but a short wait."""
+    bugs = [rewrite_request_json("POST", "/v1/captures", _every_half_enforced_rule),
+            *(BROKEN[name][0] for name in ("wrong content type", "wrong pagination",
+                                           "early expiry"))]
+    with BrokenProxy(mock.origin, *bugs) as broken:
+        run = run_strict("uplift", broken.origin, tmp_path, mock.profile(),
+                         *BEHIND_STRICT_OPTIONS)
+    assert_reported(run, BEHIND_STRICT)

@@ -274,7 +274,7 @@ def test_fault_latency_delays_matching_operations(mock):
 
 
 def test_a_delayed_request_holds_up_no_other(mock):
-    """The mock serves with one thread until a request sleeps (mockserver/threads.py)."""
+    """Granian hands the next request to another thread while one sleeps (serving.py)."""
     requests.post(mock.url("/__admin/faults"), timeout=10,
                   json={"operation": "listCaptures", "api": "uplift", "latency_ms": 3000})
     delayed = [threading.Thread(target=uplift_list, args=(mock,)) for _ in range(2)]

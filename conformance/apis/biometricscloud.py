@@ -12,7 +12,6 @@ The flows check pagination over every sort order and the 15-minute life of a
 from __future__ import annotations
 
 import base64
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,11 +22,14 @@ from urllib.parse import parse_qsl, urlsplit
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, consumes, multiple, precondition
 
-from conformance.apis._common import bearer
+from conformance import baseline
+from conformance.apis._common import bearer, plain_text
+from conformance.baseline import Variant
+from conformance.cleanup import Disposal, body_field, release
 from conformance.generation.positive import Pins
 from conformance.results import Failure
 from conformance.session import Session, SetupError
-from conformance.spec import Operation
+from conformance.spec import Location, Operation
 from conformance.stateful import ModelMachine, model_rule
 from conformance.transport import (
     NO_CREDENTIALS,
@@ -36,6 +38,7 @@ from conformance.transport import (
     Exchange,
     TargetUnreachable,
 )
+from vendor_specs.sources import NOTE, ROOT
 
 #: an id no run creates: what retrieve, update and delete get when no record could be made
 ABSENT_ID = 2_147_483_647
@@ -50,6 +53,8 @@ MAX_PAGES = 2000
 LARGEST_PAGE = 100
 #: the profile's two accounts, each with its own view of the list
 ACCOUNTS = ("primary", "secondary")
+#: the contract's rule that a tenant's records are its own
+ISOLATION = (ROOT, "x-conformance-rules", "isolation")
 #: update body field -> the record field it changes (the spec: upload_filename -> file_name)
 UPDATABLE = {"description": "description", "type": "type", "upload_filename": "file_name"}
 
@@ -60,6 +65,11 @@ class BiometricsCloudAdapter:
     checks = ("delete_is_final", "file_url", "isolation", "lifecycle", "pagination",
               "read_after_write", "refresh_rotation", "unique_ids")
     protected_fields: frozenset[str] = frozenset()
+    generated_values = None
+    sign_ins = frozenset({"login"})
+    #: the document's delete archives a record: the only removal it offers
+    disposals = (Disposal("record", "createFile", body_field("id"), "deleteFile",
+                          verb="archived"),)
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
         """The profile's token as a bearer token, proven by listing files: a refused token
@@ -118,27 +128,62 @@ def _create_pins(session: Session) -> Pins:
 def _existing_record_pins(session: Session) -> Pins:
     """One record for every example: reading or updating it need not grow the tenant
     (every record lengthens each pagination walk). An id that does not exist when the
-    server refused to create one: the schema phase then still gets a documented 404."""
+    server refused to create one: the schema phase then still gets a documented 404.
+    Under --read-only: a record the tenant has already, for reads only."""
+    if session.settings.read_only:
+        return Pins(path={"id": ABSENT_ID})
     return Pins(path={"id": create_record(session) or ABSENT_ID})
+
+
+def _readable_record_pins(session: Session) -> Pins:
+    if not session.settings.read_only:
+        return _existing_record_pins(session)
+    listing = session.send("listFiles", query={"limit": 1})
+    entries = [entry for entry in as_object(listing).get("results") or []
+               if isinstance(entry, dict)]
+    return Pins(path={"id": entries[0].get("id", ABSENT_ID) if entries else ABSENT_ID})
 
 
 def _fresh_record_pins(session: Session) -> Pins:
     """A record per example, since each successful delete archives its own."""
+    if session.settings.read_only:
+        return Pins(path={"id": ABSENT_ID})
     return Pins(path={"id": st.builds(lambda: create_record(session) or ABSENT_ID)})
 
 
 PINS: dict[str, Callable[[Session], Pins]] = {
-    "login": _login_pins, "createFile": _create_pins, "retrieveFile": _existing_record_pins,
+    "login": _login_pins, "createFile": _create_pins, "retrieveFile": _readable_record_pins,
     "updateFile": _existing_record_pins, "deleteFile": _fresh_record_pins,
 }
 
 
+def _sample(session: Session) -> dict[str, Any]:
+    """The document's sample call, its description made unique (a create may answer no
+    id, and the record is then found in the list by what was written)."""
+    sample = baseline.sample(session.operation("createFile"))
+    return {**sample, "description": f"{sample.get('description', '')} {baseline.unique('cf')}"}
+
+
+#: the baseline create, safest last (conformance.baseline); the content is the caller's
+BASELINE = (
+    Variant("the document's sample call", _sample),
+    Variant("a short plain-ASCII description and file name", lambda session: {
+        **_sample(session), "description": baseline.unique("cf"), "upload_filename": "cf.png"}),
+)
+
+
 def create_record(session: Session, content: bytes = b"conformance record") -> int | None:
-    """A new record of the primary tenant; None when the server refused to create it (the
-    createFile checks report why)."""
-    created = Draft(f"conformance {uuid.uuid4().hex}", 5, "conformance.png", content)
-    exchange = session.send("createFile", body=created.body(), has_body=True)
-    return created_id(session, exchange, created) if exchange.status == 200 else None
+    """A new record of the primary tenant; None when the server refused every baseline
+    variant (the createFile checks report why)."""
+    encoded = base64.b64encode(content).decode()
+    exchange = baseline.create(session, "createFile", BASELINE, lambda body: session.send(
+        "createFile", body={**body, "upload_content": encoded}, has_body=True))
+    if exchange.status != 200:
+        return None
+    sent = baseline.sent(exchange)
+    return created_id(session, exchange, Draft(
+        str(sent.get("description")), sent.get("type", 1), str(sent.get("upload_filename")),
+        content))
 
 
 # -- records ----------------------------------------------------------------------------
@@ -169,20 +214,19 @@ class Draft:
 
 
 def file_names() -> st.SearchStrategy[str]:
-    """UploadFilename: 1-255 characters, no ``/`` or ``\\`` (kept short for speed)."""
-    return st.text(st.characters(exclude_characters="/\\",
-                                 exclude_categories=["Cs"]), min_size=1, max_size=24)
+    """UploadFilename: no ``/`` or ``\\``; plain and short, as the model's own data."""
+    return plain_text(24, min_size=1, exclude="/\\")
 
 
 def drafts() -> st.SearchStrategy[Draft]:
-    return st.builds(Draft, st.text(max_size=24), st.sampled_from([1, 2, 3, 4, 5]),
+    return st.builds(Draft, plain_text(24), st.sampled_from([1, 2, 3, 4, 5]),
                      file_names(), st.binary(max_size=48))
 
 
 def updates() -> st.SearchStrategy[dict[str, Any]]:
     """Partial updates: at least one of the documented fields (minProperties 1)."""
     return st.fixed_dictionaries({}, optional={
-        "description": st.text(max_size=24), "type": st.sampled_from([1, 2, 3, 4, 5]),
+        "description": plain_text(24), "type": st.sampled_from([1, 2, 3, 4, 5]),
         "upload_filename": file_names()}).filter(bool)
 
 
@@ -203,6 +247,7 @@ def created_id(session: Session, exchange: Exchange, draft: Draft) -> int | None
     for entry in as_object(listing).get("results", []):
         if isinstance(entry, dict) and all(entry.get(k) == v
                                            for k, v in draft.shown().items()):
+            session.ledger.name(exchange, entry.get("id"))
             return entry.get("id")
     return None
 
@@ -212,15 +257,20 @@ def retrieve(session: Session, record_id: int, credentials: Credentials) -> Exch
     return exchange
 
 
+def file_url_at(session: Session) -> Location:
+    """The document's note on ``file_url``: valid for 15 minutes, then retrieve again."""
+    return session.operation("retrieveFile").field_at(200, "file_url")
+
+
 def download(session: Session, url: Any) -> tuple[Exchange | None, Failure | None]:
     """GET a ``file_url`` as a browser would; an unusable or unreachable URL is the
     server's fault (a violation), never a reason to abort the run."""
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-        return None, Failure("an http(s) file_url", repr(url)[:200])
+        return None, Failure("an http(s) file_url", repr(url)[:200], file_url_at(session))
     try:
         return session.client.request("GET", url), None
     except TargetUnreachable as error:
-        return None, Failure("a reachable file_url", str(error)[:200])
+        return None, Failure("a reachable file_url", str(error)[:200], file_url_at(session))
 
 
 def downloaded(session: Session, url: Any, content: bytes) -> tuple[Failure | None,
@@ -230,10 +280,12 @@ def downloaded(session: Session, url: Any, content: bytes) -> tuple[Failure | No
     if exchange is None:
         return failure, None
     if exchange.status != 200:
-        return Failure("200 with the uploaded bytes", answered(exchange)), exchange
+        return Failure("200 with the uploaded bytes", answered(exchange),
+                       file_url_at(session)), exchange
     if exchange.body != content:
         return Failure(f"the {len(content)} uploaded bytes {content[:32]!r}",
-                       f"{len(exchange.body)} bytes {exchange.body[:32]!r}"), exchange
+                       f"{len(exchange.body)} bytes {exchange.body[:32]!r}",
+                       file_url_at(session)), exchange
     return None, exchange
 
 
@@ -243,13 +295,26 @@ def answered(exchange: Exchange) -> str:
         exchange.body[:200].decode("utf-8", "replace").split())
 
 
-def shown_fields(expected: Mapping[str, Any], seen: Mapping[str, Any]) -> Failure | None:
+def shown_fields(exchange: Exchange, expected: Mapping[str, Any],
+                 seen: Mapping[str, Any]) -> Failure | None:
+    """The record as written; the rule is the answer that shows it."""
     wrong = {name: seen.get(name) for name, value in expected.items()
              if seen.get(name) != value}
     if not wrong:
         return None
     return Failure(", ".join(f"{name} = {expected[name]!r}" for name in wrong),
-                   ", ".join(f"{name} = {value!r}" for name, value in wrong.items()))
+                   ", ".join(f"{name} = {value!r}" for name, value in wrong.items()),
+                   exchange.answer_at(200))
+
+
+def archive_at(session: Session) -> Location:
+    """Delete archives: the decision on what an archived record is (deleteFile's note)."""
+    return session.operation("deleteFile").root_at()
+
+
+def parameter_at(exchange: Exchange, name: str) -> Location:
+    """A listing parameter's decision (keyset ``offset``, ``sort_field``...)."""
+    return exchange.operation.parameter_at(name) if exchange.operation else ()
 
 
 # -- keyset pagination ------------------------------------------------------------------
@@ -285,7 +350,8 @@ def walk(session: Session, credentials: Credentials, sort_field: str, sort_order
         if not page["results"]:
             return result
         offset = page["next_id"]
-    result.problem = (Failure(f"an empty page within {MAX_PAGES} pages", "no end"),
+    result.problem = (Failure(f"an empty page within {MAX_PAGES} pages", "no end",
+                              parameter_at(result.last, "offset")),
                       result.last) if result.last else None
     return result
 
@@ -297,14 +363,19 @@ def read_page(exchange: Exchange, limit: int) -> tuple[dict[str, Any], Failure |
     results = page.get("results")
     if exchange.status != 200 or not isinstance(results, list) or not all(
             isinstance(entry, dict) for entry in results):
-        return page, Failure("200 with a FileList page", answered(exchange))
+        return page, Failure("200 with a FileList page", answered(exchange),
+                             exchange.answer_at(200))
     expected_next = results[-1].get("id") if results else None
     if page.get("count") != len(results) or len(results) > limit:
         return page, Failure(f"count = {len(results)} entries, at most limit {limit}",
-                             f"count {page.get('count')!r}, {len(results)} entries")
+                             f"count {page.get('count')!r}, {len(results)} entries",
+                             exchange.operation.field_at(200, "count")
+                             if exchange.operation else ())
     if page.get("next_id") != expected_next:
         return page, Failure(f"next_id = {expected_next!r} (the last entry's id)",
-                             repr(page.get("next_id")))
+                             repr(page.get("next_id")),
+                             exchange.operation.field_at(200, "next_id")
+                             if exchange.operation else ())
     return page, None
 
 
@@ -314,11 +385,13 @@ def _add_entries(result: Walk, exchange: Exchange, page: Mapping[str, Any], sort
     previous = result.entries[-1][0] if result.entries else None
     for entry in page["results"]:
         if seen[entry.get("id")]:
-            return Failure("every record once across the pages", f"id {entry.get('id')} again")
+            return Failure("every record once across the pages", f"id {entry.get('id')} again",
+                           parameter_at(exchange, "offset"))
         if previous is not None and not in_order(previous, entry, sort_field, sort_order):
             return Failure(f"{sort_field} {sort_order} (ties by id), so "
                            f"{_position(previous, sort_field)} before it",
-                           f"{_position(entry, sort_field)} next")
+                           f"{_position(entry, sort_field)} next",
+                           parameter_at(exchange, "sort_field"))
         seen[entry.get("id")] += 1
         previous = entry
         result.entries.append((entry, exchange))
@@ -358,7 +431,8 @@ def once_each(result: Walk, ids: Iterable[int]) -> Failure | None:
         return None
     return Failure("each record of the run listed exactly once",
                    ", ".join(f"id {record_id} {count} times"
-                             for record_id, count in sorted(wrong.items())))
+                             for record_id, count in sorted(wrong.items())),
+                   parameter_at(result.last, "offset") if result.last else ())
 
 
 # -- the model --------------------------------------------------------------------------
@@ -382,14 +456,17 @@ class BiometricsCloudModel(ModelMachine):
     @model_rule(target=records, draft=drafts())
     def create(self, draft: Draft) -> Any:
         exchange = self.send("createFile", body=draft.body(), has_body=True)
-        self.expect_status("read_after_write", exchange, 200)
+        self.expect_accepted(exchange)
         record_id = created_id(self.session, exchange, draft)
         if record_id is None:
             self.expect("read_after_write", "createFile",
-                        Failure("the new record's id, answered or listed", "neither"), exchange)
+                        Failure("the new record's id, answered or listed", "neither",
+                                exchange.answer_at(200)), exchange)
             return multiple()
         self.expect("unique_ids", "createFile", None if record_id not in self.issued else
-                    Failure("a new id", f"{record_id}, already answered for another record"),
+                    Failure("a new id", f"{record_id}, already answered for another record",
+                            exchange.operation.field_at(200, "id")
+                            if exchange.operation else ()),
                     exchange)
         self.issued.add(record_id)
         self.model[record_id], self.unwalked = draft, set(ACCOUNTS)
@@ -421,7 +498,9 @@ class BiometricsCloudModel(ModelMachine):
                                    ("deleteFile", None)):
             after = self.send(operation_id, path_params={"id": record}, body=body,
                               has_body=body is not None)
-            self.expect_status("delete_is_final", after, 404)
+            self.expect("delete_is_final", operation_id, None if after.status == 404 else Failure(
+                "status 404", answered(after), archive_at(self.session)
+                if 200 <= after.status < 300 else after.answer_at(404)), after)
         self._not_listed(record)
 
     @model_rule(record=records)
@@ -441,7 +520,8 @@ class BiometricsCloudModel(ModelMachine):
         listing = walk(self.session, self.session.secondary, "id", "desc", LARGEST_PAGE)
         leaked = sorted(set(listing.counts()) & (set(self.model) | self.deleted))
         self.expect("isolation", "listFiles", Failure(
-            "no record of another tenant", f"ids {leaked}") if leaked else None, listing.last)
+            "no record of another tenant", f"ids {leaked}", ISOLATION) if leaked else None,
+            listing.last)
 
     @precondition(lambda self: "primary" in self.unwalked)
     @model_rule(sort_field=st.sampled_from(SORT_FIELDS), sort_order=st.sampled_from(SORT_ORDERS),
@@ -455,11 +535,13 @@ class BiometricsCloudModel(ModelMachine):
         self.expect("pagination", "listFiles", once_each(listing, self.model), listing.last)
         gone = sorted(set(listing.counts()) & self.deleted)
         self.expect("delete_is_final", "listFiles", Failure(
-            "no archived record listed", f"ids {gone}") if gone else None, listing.last)
+            "no archived record listed", f"ids {gone}", archive_at(self.session))
+            if gone else None, listing.last)
         for entry, exchange in listing.entries:
             if entry.get("id") in self.model:
                 self.expect("read_after_write", "listFiles",
-                            shown_fields(self.model[entry["id"]].shown(), entry), exchange)
+                            shown_fields(exchange, self.model[entry["id"]].shown(), entry),
+                            exchange)
 
     def teardown(self) -> None:
         """Archive what this example created: records outlive the example, and every live
@@ -468,7 +550,7 @@ class BiometricsCloudModel(ModelMachine):
 
     def _shows(self, exchange: Exchange, draft: Draft) -> None:
         self.expect("read_after_write", exchange.operation or "(model)",
-                    shown_fields(draft.shown(), as_object(exchange)), exchange)
+                    shown_fields(exchange, draft.shown(), as_object(exchange)), exchange)
 
     def _reads_back(self, record: int) -> None:
         """Retrieve shows the record as written, and its fresh file_url the bytes."""
@@ -486,8 +568,8 @@ class BiometricsCloudModel(ModelMachine):
         ids = [entry.get("id") for entry in as_object(exchange).get("results", [])
                if isinstance(entry, dict)]
         self.expect("delete_is_final", "listFiles", Failure(
-            f"record {record} gone from the list", f"listed: {ids}") if record in ids else None,
-            exchange)
+            f"record {record} gone from the list", f"listed: {ids}",
+            archive_at(self.session)) if record in ids else None, exchange)
 
 
 # -- flows ------------------------------------------------------------------------------
@@ -496,7 +578,8 @@ class BiometricsCloudModel(ModelMachine):
 def pagination_flow(session: Session) -> None:
     """Every sort field in both orders, with small pages: the run's own records each
     appear exactly once, in order, and every walk ends on an empty page."""
-    created = [create_record(session, f"page {index}".encode()) for index in range(3)]
+    created = [] if session.settings.read_only else [
+        create_record(session, f"page {index}".encode()) for index in range(3)]
     mine = [record_id for record_id in created if record_id is not None]
     combinations = [(f, o) for f in SORT_FIELDS for o in SORT_ORDERS]
     for index, (sort_field, sort_order) in enumerate(combinations):
@@ -515,8 +598,8 @@ def file_url_flow(session: Session) -> None:
     content = b"\x89PNG\r\n\x1a\nconformance file_url"
     record_id = create_record(session, content)
     if record_id is None:
-        session.expect("file_url", "createFile", Failure("a record to download", "create "
-                                                         "refused (see createFile)"), None)
+        session.expect("setup", "createFile", Failure("a record to download", "create "
+                                                      "refused (see createFile)"), None)
         return
     try:
         _file_url_checks(session, record_id, content)
@@ -536,11 +619,9 @@ def _file_url_checks(session: Session, record_id: int, content: bytes) -> None:
 
 
 def archive(session: Session, record_ids: Iterable[int]) -> None:
-    """Delete what a flow created, so runs against a real tenant do not pile records up."""
-    for record_id in record_ids:
-        session.judge_response(session.client.send(
-            Case(session.operation("deleteFile"), path_params={"id": record_id}),
-            session.primary))
+    """Archive what a flow or a model's example created, as the run's end would: every
+    live record lengthens every later walk, and a real tenant should not fill up."""
+    release(session, "record", record_ids)
 
 
 def _signed_for_fifteen_minutes(session: Session, url: str, exchange: Exchange) -> None:
@@ -548,7 +629,7 @@ def _signed_for_fifteen_minutes(session: Session, url: str, exchange: Exchange) 
     session.expect("file_url", "retrieveFile", None if query.get("X-Amz-Expires") == str(
         URL_LIFETIME_SECONDS) and query.get("X-Amz-Signature") else Failure(
         f"a presigned URL with X-Amz-Expires={URL_LIFETIME_SECONDS} and X-Amz-Signature",
-        url[:200]), exchange)
+        url[:200], file_url_at(session)), exchange)
 
 
 def _tampered_signature_refused(session: Session, url: str) -> None:
@@ -559,7 +640,8 @@ def _tampered_signature_refused(session: Session, url: str) -> None:
                            f"X-Amz-Signature={_tamper(signature)}")
     exchange, failure = download(session, tampered)
     if exchange is not None and exchange.status != 403:
-        failure = Failure("403 for a tampered X-Amz-Signature", str(exchange.status))
+        failure = Failure("403 for a tampered X-Amz-Signature", str(exchange.status),
+                          (*file_url_at(session), NOTE))
     session.expect("file_url", "retrieveFile", failure, exchange)
 
 
@@ -579,18 +661,19 @@ def _expires_after_fifteen_minutes(session: Session, record_id: int, url: str,
     failure, exchange = downloaded(session, url, content)
     session.expect("lifecycle", "retrieveFile", failure and Failure(
         f"the file_url still valid {URL_LIFETIME_SECONDS - 20} s after signing: "
-        f"{failure.expected}", failure.seen), exchange)
+        f"{failure.expected}", failure.seen, failure.at), exchange)
     if not session.elapse("lifecycle", "the file_url's 15-minute expiry", 21):
         return
     exchange, failure = download(session, url)
     if exchange is not None and exchange.status != 403:
         failure = Failure(f"403 once the file_url is {URL_LIFETIME_SECONDS + 1} s old",
-                          answered(exchange))
+                          answered(exchange), file_url_at(session))
     session.expect("lifecycle", "retrieveFile", failure, exchange)
     fresh = retrieve(session, record_id, session.primary)
     failure, fetched = downloaded(session, as_object(fresh).get("file_url"), content)
     session.expect("lifecycle", "retrieveFile", failure and Failure(
-        f"a fresh retrieve signs a working file_url: {failure.expected}", failure.seen),
+        f"a fresh retrieve signs a working file_url: {failure.expected}", failure.seen,
+        failure.at),
         fetched or fresh)
 
 
@@ -600,6 +683,7 @@ def refresh_flow(session: Session) -> None:
     works, the old access and refresh tokens are refused, and the new refresh token works
     (refreshToken's description). Only the run's own login is refreshed."""
     primary = session.profile["primary"]
+    session.guard("refreshToken")  # it rotates the tokens: not under --read-only
     if not primary.get("username") or not primary.get("password"):
         session.results.skip("refresh_rotation", "the profile's primary has no username and "
                                                  "password to log in and refresh")
@@ -619,21 +703,23 @@ def refresh_flow(session: Session) -> None:
                     session.send(operation_id, credentials, has_body=True,
                                  body={"refresh_token": str(refresh_token)}))
         session.expect("refresh_rotation", operation_id, None if exchange.status == expected
-                       else Failure(f"status {expected}", str(exchange.status)), exchange)
+                       else Failure(f"status {expected}", str(exchange.status),
+                                    exchange.answer_at(expected)), exchange)
 
 
 def _refreshed(session: Session, refresh_token: Any) -> dict[str, Any] | None:
     """The refresh of the run's own login, or None (and a failure) when it is refused."""
     if not refresh_token:
         session.expect("refresh_rotation", "login", Failure(
-            "a refresh_token from the profile's login", "none"), None)
+            "a refresh_token from the profile's login", "none",
+            session.operation("login").field_at(200, "refresh_token")), None)
         return None
     exchange = session.send("refreshToken", NO_CREDENTIALS, has_body=True,
                             body={"refresh_token": str(refresh_token)})
     if exchange.status == 200:
         return _json_object(exchange)
     session.expect("refresh_rotation", "refreshToken",
-                   Failure("status 200", str(exchange.status)), exchange)
+                   Failure("status 200", str(exchange.status), exchange.answer_at(200)), exchange)
     return None
 
 

@@ -11,11 +11,9 @@ flows wait in real time (``Session.wait_until``, at most ``--max-wait`` each).
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -25,12 +23,16 @@ from urllib.parse import urlsplit
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, initialize, multiple
 
+from conformance import baseline, checks
+from conformance.baseline import Variant
+from conformance.cleanup import Disposal, body_field, release
 from conformance.generation.positive import Pins
 from conformance.results import Failure
 from conformance.session import Session, SetupError
-from conformance.spec import Operation
+from conformance.spec import Location, Operation
 from conformance.stateful import ModelDiverged, ModelMachine, model_rule
 from conformance.transport import NO_CREDENTIALS, Case, Credentials, Exchange
+from vendor_specs.sources import ROOT
 
 COOKIE = "MyCRTAuthToken"
 _TOKEN = re.compile(COOKIE + r"=([^;,\s]+)")
@@ -49,6 +51,10 @@ WRONG_PASSWORD = "Invalid Password"
 UNKNOWN_USER = "User not found"
 #: a non-member of the environment (spec, NotMember); no session on a captures call: 403
 NOT_MEMBER_STATUS = 401
+#: the document's permission, "User must be a member of the environment"
+ISOLATION = (ROOT, "x-conformance-rules", "isolation")
+#: the document's delete ("Deletes a specific capture"): what a capture still there breaks
+DELETED = (ROOT, "paths", "/captures/{id}", "delete")
 ALREADY_STOPPED = "This capture has already been stopped"
 CAPTURE_FAILED = "This capture failed and is no longer running"
 NOT_STARTED_YET = "Cannot stop a capture until it has started completely. Try again soon."
@@ -65,8 +71,9 @@ DONE_SECONDS = 4
 #: a status window's upper end is widened by this much, for the server's rounding of
 #: the times it keeps (milliseconds) and for reading two clocks
 REAL_TIME_SLACK = 0.5
-#: the model's captures stop by themselves after this long, far beyond any one run's
-#: moves of the clock (at most 6 s per step), so a real MyCRT does not record forever
+#: every capture the run makes stops by itself after at most this long, so a real MyCRT
+#: does not record forever even when the clean-up cannot delete it (or --keep-data); far
+#: beyond any one run's moves of the clock (at most 6 s per step)
 MODEL_DURATION = 3600
 SCHEDULE_LEAD_SECONDS = 120
 #: in real time: a start just far enough ahead to see SCHEDULED and the early stop refused
@@ -96,6 +103,11 @@ class MyCrtAdapter:
     checks = ("business_rules", "delete_is_final", "duplicate_name", "isolation", "lifecycle",
               "metrics", "read_after_write", "schedule", "session", "unique_ids")
     protected_fields: frozenset[str] = frozenset()
+    #: capture names (``unique_name``): a repro renews them, the run's may still exist
+    generated_values = re.compile(r"cf-[0-9a-f]{6}-\d+")
+    sign_ins = frozenset({"login"})
+    #: the document allows a delete in any status: no stop is needed first
+    disposals = (Disposal("capture", "createCapture", body_field("id"), "deleteCapture"),)
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
         exchange, token = login(session, account["email"], account["password"])
@@ -117,19 +129,25 @@ class MyCrtAdapter:
 
     def pins(self, session: Session, operation: Operation) -> Pins | None:
         """Valid values only: a unique name, the primary's environment, a readable schedule,
-        a duration of at least 60 s. Ids are of captures this run created, so the schema
-        phase never stops, renames or deletes a capture it does not own. Login keeps its
+        a duration of 60 s to an hour. Ids are of captures this run created, so the schema
+        phase never stops, renames or deletes a capture it does not own (under --read-only:
+        an id no capture has, and for reads one the environment holds). Login keeps its
         generated (wrong) credentials: a login that works would leave its cookie in the
         suite's client (see ``login``). Logout would end the primary's session; the
         session flow exercises both on a session of its own."""
         env_id = session.profile["primary"]["env_id"]
-        fresh = {"id": st.builds(lambda: fresh_capture_id(session))}
+        fresh: dict[str, Any]
+        readable: dict[str, Any]
+        if session.settings.read_only:  # writes name no capture; reads one that is there
+            fresh, readable = {"id": UNKNOWN_ID}, {"id": existing_capture_id(session)}
+        else:
+            fresh = readable = {"id": st.builds(lambda: fresh_capture_id(session))}
         table: dict[str, Pins | None] = {
             "listCaptures": Pins(query={"envId": env_id}),
             "createCapture": Pins(body={"name": names(), "envId": env_id,
                                         "scheduledStart": future_times(),
                                         "duration": durations()}),
-            "getCapture": Pins(path=fresh), "getCaptureMetrics": Pins(path=fresh),
+            "getCapture": Pins(path=readable), "getCaptureMetrics": Pins(path=readable),
             "stopCapture": Pins(path=fresh), "deleteCapture": Pins(path=fresh),
             "editCapture": Pins(path=fresh, body={"name": names()}),
             "logout": None,
@@ -160,32 +178,71 @@ def login(session: Session, email: str, password: str) -> tuple[Exchange, str | 
     return exchange, match.group(1) if 200 <= exchange.status < 300 and match else None
 
 
+def _sample_body(session: Session) -> dict[str, Any]:
+    """The document's sample create (the spec's example), in the primary's environment
+    under a name of the sample's kind made unique."""
+    sample = baseline.sample(session.operation("createCapture"))
+    return {**sample, "name": unique_name(str(sample.get("name") or "cf")[:10]),
+            "envId": session.profile["primary"]["env_id"]}
+
+
+def _required_body(session: Session, prefix: str = "cf", separator: str = "-") -> dict[str, Any]:
+    return {"name": unique_name(prefix, separator),
+            "envId": session.profile["primary"]["env_id"]}
+
+
+#: the baseline create, safest last (conformance.baseline); every capture the run makes
+#: also gets a ``duration`` (unless the check is about it), so it stops by itself
+BASELINE = (
+    Variant("the document's sample request", _sample_body),
+    Variant("only the required fields", _required_body),
+    Variant("only the required fields, a letters-and-digits name",
+            lambda session: _required_body(session, separator="")),
+)
+
+
+def baseline_body(session: Session, **fields: Any) -> dict[str, Any]:
+    """The accepted (or first) baseline variant's body with a duration, then ``fields``."""
+    return {**baseline.current(session, "createCapture", BASELINE).body(session),
+            "duration": MODEL_DURATION, **fields}
+
+
 def create(session: Session, credentials: Credentials | None = None,
            **fields: Any) -> Exchange:
-    body = {"name": unique_name(), "envId": session.profile["primary"]["env_id"], **fields}
-    return session.send("createCapture", credentials, body=body, has_body=True)
+    """A create whose answer is the check (a refusal, say): the baseline as it stands."""
+    return session.send("createCapture", credentials, body=baseline_body(session, **fields),
+                        has_body=True)
+
+
+def create_needed(session: Session, **fields: Any) -> Exchange:
+    """A create the run needs to succeed: safer baseline variants until one is accepted."""
+    return baseline.create(session, "createCapture", BASELINE, lambda body: session.send(
+        "createCapture", body={**body, "duration": MODEL_DURATION, **fields}, has_body=True))
 
 
 def fresh_capture_id(session: Session) -> int:
     """A capture of the primary's environment made for one request; a huge unknown id when
     the server would not create one (the create's answer is judged already). It stops
     by itself after a minute, so a real MyCRT does not keep recording it."""
-    body = create(session, duration=60).json_or_none()
+    body = create_needed(session, duration=60).json_or_none()
     if isinstance(body, dict) and isinstance(body.get("id"), int):
         return int(body["id"])
     return UNKNOWN_ID
 
 
-#: a suffix per run, random even under a fixed seed (a rerun against the same server must
-#: not collide), then a counter: names stay unique and short
-_RUN = uuid.uuid4().hex[:6]
-_NAMES = itertools.count(1)
+def existing_capture_id(session: Session) -> int:
+    """A capture already in the primary's environment, to read under --read-only; an
+    unknown id when there is none (the reads then check the documented 404)."""
+    listing = session.send("listCaptures", query={"envId": session.profile["primary"]["env_id"]})
+    ids = [item["id"] for item in _items(listing) if isinstance(item.get("id"), int)]
+    return ids[0] if ids else UNKNOWN_ID
 
 
-def unique_name() -> str:
+def unique_name(prefix: str = "cf", separator: str = "-") -> str:
     """``cf-<run>-<n>``: plain ASCII within the real MyCRT's ``^[a-zA-Z0-9 :_\\-]{4,25}$``,
-    the tightest capture-name rule known, so a strict server accepts every name we send."""
-    return f"cf-{_RUN}-{next(_NAMES)}"
+    the tightest capture-name rule known, so a strict server accepts every name we send
+    (a prefix of at most 10 characters keeps it so)."""
+    return baseline.unique(prefix, separator)
 
 
 def names() -> st.SearchStrategy[str]:
@@ -201,9 +258,10 @@ def future_times() -> st.SearchStrategy[str]:
     return st.builds(shown, st.integers(86_400, 365 * 86_400), st.booleans())
 
 
-def durations() -> st.SearchStrategy[float | None]:
-    return st.one_of(st.none(), st.integers(60, 30 * 86_400),
-                     st.floats(min_value=60, max_value=1e6, allow_nan=False))
+def durations() -> st.SearchStrategy[float]:
+    """Bounded: a capture the schema phase creates stops by itself within the hour."""
+    return st.one_of(st.integers(60, MODEL_DURATION),
+                     st.floats(min_value=60, max_value=MODEL_DURATION, allow_nan=False))
 
 
 def iso(moment: datetime) -> str:
@@ -239,41 +297,89 @@ def message(exchange: Exchange) -> Any:
     return body.get("message") if isinstance(body, dict) else None
 
 
+def answered(exchange: Exchange) -> str:
+    return f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}"
+
+
 def answer_failure(exchange: Exchange, status: int, text: str | None = None) -> Failure | None:
     """None when the answer has this status (and this documented message). For 200 any
     success will do: which 2xx is status_code_documented's to judge, once, rather than
-    every semantic check's that follows a success."""
+    every semantic check's that follows a success. The rule is that answer's (its
+    example, when the message is one)."""
     matches = 200 <= exchange.status < 300 if status == 200 else exchange.status == status
     if matches and (text is None or message(exchange) == text):
         return None
     expected = f"{status}" + (f" {text!r}" if text else "")
-    return Failure(expected, f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}")
+    return Failure(expected, answered(exchange), exchange.answer_at(status, text))
 
 
-def field_mismatch(expected: Mapping[str, Any], shown: Any) -> Failure | None:
-    """The fields whose shown values differ from the expected ones, or None."""
+def gone_failure(exchange: Exchange) -> Failure | None:
+    """The operation's 404 for a capture that does not exist, with its documented message
+    (stop, edit and delete: "Capture not found"; get and metrics: "Capture's
+    environment not found"). A capture still there breaks the delete itself."""
+    examples = exchange.operation.documented_examples(404) if exchange.operation else []
+    text = examples[0].get("message") if examples and isinstance(examples[0], dict) else None
+    failure = answer_failure(exchange, 404, text)
+    if failure is not None and 200 <= exchange.status < 300:  # still there: not deleted
+        return Failure(failure.expected, failure.seen, DELETED)
+    return failure
+
+
+def refusal_failure(exchange: Exchange, *statuses: int) -> Failure | None:
+    """A request the account may not make (not a member of the environment): refused
+    with one of ``statuses``. Answering it breaks the document's permission (a rule at the
+    spec's root); refusing it with another status, only the contract's choice of status
+    (NotMember's note)."""
+    if exchange.status in statuses:
+        return None
+    return Failure(f"status {' or '.join(map(str, statuses))}", answered(exchange),
+                   ISOLATION if exchange.status < 400 else exchange.answer_at(statuses[0]))
+
+
+def field_mismatch(exchange: Exchange, expected: Mapping[str, Any], shown: Any = None,
+                   at: Location | None = None) -> Failure | None:
+    """The fields whose shown values (default: the answer's) differ from the expected
+    ones, or None; by default the rule is the operation's success answer."""
+    shown = exchange.json_or_none() if shown is None else shown
     shown = shown if isinstance(shown, dict) else {}
     wrong = {key: value for key, value in expected.items() if shown.get(key) != value}
     if not wrong:
         return None
     return Failure(", ".join(f"{key} = {value!r}" for key, value in wrong.items()),
-                   ", ".join(f"{key} = {shown.get(key)!r}" for key in wrong))
+                   ", ".join(f"{key} = {shown.get(key)!r}" for key in wrong),
+                   exchange.answer_at(200) if at is None else at)
 
 
-def series_mismatch(series: Any) -> Failure | None:
+def status_at(exchange: Exchange) -> Location:
+    """The lifecycle's rule: the decision on ``Capture.status``."""
+    return exchange.operation.field_at(200, "status") if exchange.operation else ()
+
+
+def series_mismatch(exchange: Exchange, series: Any) -> Failure | None:
     """Type, label and Unit go together; data points come oldest first (MetricSeries)."""
     series = series if isinstance(series, dict) else {}
     label, unit = METRIC_SERIES.get(str(series.get("type")), (None, None))
     points = [p for p in series.get("dataPoints") or [] if isinstance(p, dict)]
     units = sorted({str(point.get("Unit")) for point in points} - {unit})
+    at = exchange.operation.field_at(200, "label") if exchange.operation else ()
     if series.get("label") != label or units:
         return Failure(f"label {label} and Unit {unit} for type {series.get('type')}",
-                       f"label {series.get('label')}, other units {units}")
+                       f"label {series.get('label')}, other units {units}", at)
     parsed = [parse_time(point.get("Timestamp")) for point in points]
     stamps = [stamp for stamp in parsed if stamp is not None]
     if len(stamps) == len(parsed) and stamps != sorted(stamps):
-        return Failure("data points oldest first", "out of order")
+        return Failure("data points oldest first", "out of order",
+                       exchange.operation.field_at(200, "dataPoints")
+                       if exchange.operation else ())
     return None
+
+
+def types_at(exchange: Exchange, wanted: str | None) -> Location:
+    """The ``type`` filter's decision, or the series list's when none was asked for."""
+    if exchange.operation is None:
+        return ()
+    return exchange.operation.parameter_at("type") if wanted else \
+        exchange.operation.field_at(200, "type")
 
 
 # -- flows: the parts of the contract one fixed sequence shows best ----------------------
@@ -296,17 +402,21 @@ def skip(session: Session, name: str, reason: str) -> None:
 
 def created(session: Session, name: str, **fields: Any) -> tuple[Exchange, dict[str, Any]]:
     """A new capture the flow relies on: created, and found under its id (a lost write is
-    reported as such, not as whatever the flow checks next)."""
-    exchange = create(session, **fields)
+    reported as such, not as whatever the flow checks next). A ``start`` sent is echoed
+    as sent (the spec), as the document's sample answer shows."""
+    exchange = create_needed(session, **fields)
     # a refused create is reported once, as what it is: the checks that needed the capture
     # then record no verdict and are listed as not run, never as failures of their own
     require(session, "setup", exchange, answer_failure(exchange, 200))
     body = exchange.json_or_none()
     if not isinstance(body, dict) or not isinstance(body.get("id"), int):
         raise ModelDiverged(name)  # response_schema has said why
+    sent = baseline.sent(exchange)
+    echoed = {"start": sent["start"]} if sent.get("start") is not None else {}
+    check(session, "read_after_write", exchange, field_mismatch(exchange, echoed, body))
     found = session.send("getCapture", path_params={"id": body["id"]})
     require(session, "read_after_write", found, answer_failure(found, 200) or field_mismatch(
-        {"id": body["id"], "name": body["name"]}, found.json_or_none()))
+        found, {"id": body["id"], "name": body["name"]}))
     return exchange, body
 
 
@@ -318,7 +428,7 @@ def read_in_status(session: Session, name: str, capture_id: int,
     body = exchange.json_or_none()
     status = body.get("status") if isinstance(body, dict) else None
     require(session, name, exchange, None if status in statuses else Failure(
-        f"status {' or '.join(statuses)}", repr(status)))
+        f"status {' or '.join(statuses)}", repr(status), status_at(exchange)))
     return exchange, body if isinstance(body, dict) else {}
 
 
@@ -327,43 +437,41 @@ def stop(session: Session, capture_id: int) -> Exchange:
 
 
 def session_flow(session: Session) -> None:
-    """One session per user: a new login ends the earlier one; logout ends the current."""
+    """Wrong logins are refused; one session per user: a new login ends the earlier one;
+    logout ends the current. A logout ends a session: --read-only stops before any."""
     account = session.profile["primary"]
+    wrong, _ = login(session, account["email"], account["password"] + "-wrong")
+    check(session, "session", wrong, answer_failure(wrong, 403, WRONG_PASSWORD))
+    unknown, _ = login(session, "nobody." + account["email"], account["password"])
+    check(session, "session", unknown, answer_failure(unknown, 403, UNKNOWN_USER))
+    session.guard("logout")
     earlier = session.primary
     exchange, token = login(session, account["email"], account["password"])
     require(session, "session", exchange, None if token else
-            Failure(f"200 with a {COOKIE} cookie", f"{exchange.status}"))
+            Failure(f"200 with a {COOKIE} cookie", f"{exchange.status}",
+                    exchange.answer_at(200)))
     own = session_cookie(str(token))
     ended = session.client.send(Case(session.operation("getCurrentUser")), earlier)
     check(session, "session", ended, answer_failure(ended, 401))
     me = session.send("getCurrentUser", own)
     check(session, "session", me, answer_failure(me, 200) or field_mismatch(
-        {"email": account["email"]}, me.json_or_none()))
+        me, {"email": account["email"]}))
     require(session, "session", out := session.send("logout", own), answer_failure(out, 200))
     after = session.send("getCurrentUser", own)
     check(session, "session", after, answer_failure(after, 401))
-    for credentials in (NO_CREDENTIALS, session.adapter.invalid_credentials()):
+    for label, credentials in (("no", NO_CREDENTIALS),
+                               ("invalid", session.adapter.invalid_credentials())):
         refused = session.send("logout", credentials)
-        check(session, "auth_required", refused, None if refused.status in (401, 403) else
-              Failure("401 or 403 without a live session", str(refused.status)))
+        check(session, "auth_required", refused,
+              checks.auth_required(session.operation("logout"), refused, label))
     session.primary = session.adapter.sign_in(session, account)
     still = session.send("getCurrentUser")
     check(session, "session", still, answer_failure(still, 200))
-    wrong, _ = login(session, account["email"], account["password"] + "-wrong")
-    check(session, "session", wrong, answer_failure(wrong, 403, WRONG_PASSWORD))
-    unknown, _ = login(session, "nobody." + account["email"], account["password"])
-    check(session, "session", unknown, answer_failure(unknown, 403, UNKNOWN_USER))
 
 
 def business_rules_flow(session: Session) -> None:
-    """The document's 400 and 404 answers of create and edit, each with its message."""
-    _, first = created(session, "duplicate_name")
-    again = create(session, name=first["name"])
-    check(session, "duplicate_name", again, answer_failure(again, 400, DUPLICATE_NAME))
-    _, second = created(session, "duplicate_name")
-    edit = session.send("editCapture", path_params={"id": second["id"]},
-                body={"name": first["name"]}, has_body=True)
-    check(session, "duplicate_name", edit, answer_failure(edit, 400, DUPLICATE_NAME))
+    """The document's 400 and 404 answers of create and edit, each with its message: the
+    refusals first, as --read-only sends them (the contract refuses each at once)."""
     refusals: list[tuple[dict[str, Any], int, str]] = [
         ({"duration": 30}, 400, DURATION_TOO_SHORT),
         ({"status": SCHEDULED}, 400, SCHEDULE_WITHOUT_START),
@@ -371,20 +479,26 @@ def business_rules_flow(session: Session) -> None:
         ({"envId": UNKNOWN_ID}, 404, ENVIRONMENT_NOT_FOUND),
     ]
     for fields, status, text in refusals:
-        refused = create(session, **fields)
+        with session.refusal_expected():
+            refused = create(session, **fields)
         check(session, "business_rules", refused, answer_failure(refused, status, text))
-    sample = {"start": "2018-05-19 12:00:00", "end": None, "scheduledStart": None}
-    exchange, body = created(session, "read_after_write", **sample)
-    check(session, "read_after_write", exchange, field_mismatch(
-        {"start": sample["start"], "status": STARTED, "end": None}, body))
-    for capture in (first, second, body):
-        delete(session, capture["id"])
+    unknown = session.send("listCaptures", query={"envId": UNKNOWN_ID})
+    check(session, "business_rules", unknown,
+          answer_failure(unknown, 404, ENVIRONMENT_NOT_FOUND))
+    _, first = created(session, "duplicate_name")
+    again = create(session, name=first["name"])
+    check(session, "duplicate_name", again, answer_failure(again, 400, DUPLICATE_NAME))
+    _, second = created(session, "duplicate_name")
+    edit = session.send("editCapture", path_params={"id": second["id"]},
+                body={"name": first["name"]}, has_body=True)
+    check(session, "duplicate_name", edit, answer_failure(edit, 400, DUPLICATE_NAME))
+    finished_with(session, first["id"], second["id"])
 
 
-def delete(session: Session, capture_id: int) -> None:
-    """Remove a capture the flow made (a real MyCRT would keep recording it)."""
-    exchange = session.send("deleteCapture", path_params={"id": capture_id})
-    check(session, "delete_is_final", exchange, answer_failure(exchange, 200))
+def finished_with(session: Session, *capture_ids: int) -> None:
+    """A flow is done with its captures: they go now, as the run's end would remove them
+    (a real MyCRT keeps recording a capture until it is stopped or deleted)."""
+    release(session, "capture", capture_ids)
 
 
 def delete_flow(session: Session) -> None:
@@ -398,10 +512,11 @@ def delete_flow(session: Session) -> None:
                                ("editCapture", {"body": {"name": unique_name()},
                                                 "has_body": True})):
         after = session.send(operation_id, path_params=path, **case)
-        check(session, "delete_is_final", after, answer_failure(after, 404))
+        check(session, "delete_is_final", after, gone_failure(after))
     listing = session.send("listCaptures", query={"name": body["name"]})
     check(session, "delete_is_final", listing, answer_failure(listing, 200) or (
-        None if listing.json_or_none() == [] else Failure("no capture listed", "listed")))
+        None if listing.json_or_none() == [] else Failure("no capture listed", "listed",
+                                                          listing.answer_at(200))))
 
 
 def isolation_flow(session: Session) -> None:
@@ -409,24 +524,27 @@ def isolation_flow(session: Session) -> None:
     or delete a capture there."""
     env_id = session.profile["primary"]["env_id"]
     listing = session.send("listCaptures", session.secondary, query={"envId": env_id})
-    check(session, "isolation", listing, answer_failure(listing, NOT_MEMBER_STATUS))
+    check(session, "isolation", listing, refusal_failure(listing, NOT_MEMBER_STATUS))
     name = unique_name()
-    refused = create(session, session.secondary, name=name)
-    check(session, "isolation", refused, answer_failure(refused, NOT_MEMBER_STATUS))
+    with session.refusal_expected():  # not a member of the environment
+        refused = create(session, session.secondary, name=name)
+    check(session, "isolation", refused, refusal_failure(refused, NOT_MEMBER_STATUS))
     found = session.send("listCaptures", query={"name": name})
     check(session, "isolation", found, answer_failure(found, 200) or (
-        None if found.json_or_none() == [] else Failure("nothing created", "a capture")))
+        None if found.json_or_none() == [] else Failure("nothing created", "a capture",
+                                                        ISOLATION)))
     everything = session.send("listCaptures", session.secondary)
     leaked = [item.get("id") for item in _items(everything) if item.get("envId") == env_id]
     check(session, "isolation", everything, answer_failure(everything, 200) or (
-        Failure(f"no capture of environment {env_id}", f"ids {leaked}") if leaked else None))
+        Failure(f"no capture of environment {env_id}", f"ids {leaked}", ISOLATION)
+        if leaked else None))
     _, body = created(session, "isolation")
     for operation_id in ("getCapture", "deleteCapture"):
         attempt = session.send(operation_id, session.secondary, path_params={"id": body["id"]})
-        check(session, "isolation", attempt, answer_failure(attempt, NOT_MEMBER_STATUS))
+        check(session, "isolation", attempt, refusal_failure(attempt, NOT_MEMBER_STATUS))
     still = session.send("getCapture", path_params={"id": body["id"]})
     check(session, "isolation", still, answer_failure(still, 200))
-    delete(session, body["id"])
+    finished_with(session, body["id"])
 
 
 def metrics_flow(session: Session) -> None:
@@ -435,7 +553,7 @@ def metrics_flow(session: Session) -> None:
     _, body = created(session, "metrics", duration=60)
     if not await_status(session, "lifecycle", body["id"], (RUNNING,), (STARTED, STARTING),
                         SETTLE_SECONDS, blocked="metrics"):
-        delete(session, body["id"])
+        finished_with(session, body["id"])
         return
     read_in_status(session, "lifecycle", body["id"], RUNNING)
     for wanted in (None, "READ IOPS"):
@@ -444,10 +562,11 @@ def metrics_flow(session: Session) -> None:
         series = _items(exchange)
         types = sorted(str(item.get("type")) for item in series)
         check(session, "metrics", exchange, answer_failure(exchange, 200) or field_mismatch(
-            {"types": [wanted] if wanted else sorted(METRIC_SERIES)}, {"types": types}))
+            exchange, {"types": [wanted] if wanted else sorted(METRIC_SERIES)},
+            {"types": types}, types_at(exchange, wanted)))
         for item in series:
-            check(session, "metrics", exchange, series_mismatch(item))
-    delete(session, body["id"])
+            check(session, "metrics", exchange, series_mismatch(exchange, item))
+    finished_with(session, body["id"])
 
 
 def failed_capture_flow(session: Session) -> None:
@@ -459,7 +578,8 @@ def failed_capture_flow(session: Session) -> None:
     if failed is None:
         skip(session, "lifecycle", f"no FAILED capture in environment {env_id} to stop")
         return
-    refused = stop(session, failed["id"])
+    with session.refusal_expected():  # a FAILED capture no longer runs
+        refused = stop(session, failed["id"])
     check(session, "lifecycle", refused, answer_failure(refused, 409, CAPTURE_FAILED))
     read_in_status(session, "lifecycle", failed["id"], FAILED)
 
@@ -488,7 +608,7 @@ def stop_flow(session: Session) -> None:
     require(session, "lifecycle", early, answer_failure(early, 409, NOT_STARTED_YET))
     if not await_status(session, "lifecycle", body["id"], (RUNNING,), (STARTED, STARTING),
                         SETTLE_SECONDS):
-        delete(session, body["id"])
+        finished_with(session, body["id"])
         return
     read_in_status(session, "lifecycle", body["id"], RUNNING)
     stopped = stop(session, body["id"])
@@ -500,7 +620,7 @@ def stop_flow(session: Session) -> None:
         return
     exchange, done = read_in_status(session, "lifecycle", body["id"], DONE)
     check(session, "lifecycle", exchange, None if done.get("end") else
-          Failure("`end` set once DONE", "null"))
+          Failure("`end` set once DONE", "null", status_at(exchange)))
     late = stop(session, body["id"])
     check(session, "lifecycle", late, answer_failure(late, 409, ALREADY_STOPPED))
 
@@ -514,16 +634,20 @@ def schedule_flow(session: Session) -> None:
     exchange, body = created(session, "schedule", status=SCHEDULED, scheduledStart=iso(begin),
                              duration=SCHEDULED_DURATION)
     ends = begin + timedelta(seconds=SCHEDULED_DURATION)
+    # `start` is null until it runs, unless one was sent: that is echoed (the spec)
     require(session, "schedule", exchange, field_mismatch(
-        {"status": SCHEDULED, "scheduledStart": iso(begin), "start": None, "end": None}, body)
-        or _same_moment("scheduledEnd", ends, body.get("scheduledEnd")))
+        exchange, {"status": SCHEDULED, "start": baseline.sent(exchange).get("start"),
+                   "end": None}, body, status_at(exchange))
+        or _same_moment("scheduledStart", begin, body.get("scheduledStart"), status_at(exchange))
+        or _same_moment("scheduledEnd", ends, body.get("scheduledEnd"), status_at(exchange)))
     early = stop(session, body["id"])
     require(session, "schedule", early, answer_failure(early, 409, NOT_STARTED_YET))
     if not _scheduled_run(session, body["id"], lead, ends):
-        delete(session, body["id"])
+        finished_with(session, body["id"])
         return
     exchange, done = read_in_status(session, "schedule", body["id"], DONE)
-    check(session, "schedule", exchange, _same_moment("end", ends, done.get("end")))
+    check(session, "schedule", exchange, _same_moment("end", ends, done.get("end"),
+                                                      status_at(exchange)))
 
 
 def _scheduled_run(session: Session, capture_id: int, lead: int, ends: datetime) -> bool:
@@ -540,11 +664,25 @@ def _scheduled_run(session: Session, capture_id: int, lead: int, ends: datetime)
     return await_status(session, "schedule", capture_id, (DONE,), (STOPPING,), DONE_SECONDS)
 
 
-def _same_moment(name: str, expected: datetime, text: Any) -> Failure | None:
+def _same_moment(name: str, expected: datetime, text: Any, at: Location) -> Failure | None:
+    """The same instant within a second, in any form the spec allows: a server may keep
+    times to the second (``...:05.000Z``) or write them another way."""
     seen = parse_time(text)
     if seen is not None and abs((seen - expected).total_seconds()) < 1:
         return None
-    return Failure(f"{name} = {iso(expected)}", repr(text))
+    return Failure(f"{name} = {iso(expected)}", repr(text), at)
+
+
+def stop_rule(exchange: Exchange, refusals: list[str]) -> Location:
+    """Which rule a wrong answer to a stop breaks: a stop accepted before RUNNING, the
+    document's ("must be in the Running state"); a 409 with another of its three
+    messages, the contract's choice of message per status; anything else, the answer
+    the document gives (200, or the 409 with its message)."""
+    if 200 <= exchange.status < 300:
+        return ()
+    if refusals and exchange.status == 409 and message(exchange) in STOP_REFUSALS.values():
+        return exchange.answer_at(409)
+    return exchange.answer_at(409, refusals[0]) if refusals else exchange.answer_at(200)
 
 
 def _items(exchange: Exchange) -> list[dict[str, Any]]:
@@ -635,27 +773,33 @@ class MyCrtModel(ModelMachine):
         self.expect(name, exchange.operation or "(model)", answer_failure(exchange, status, text),
                     exchange)
 
+    def expect_gone(self, exchange: Exchange) -> None:
+        self.expect("delete_is_final", exchange.operation or "(model)", gone_failure(exchange),
+                    exchange)
+
     def expect_fields(self, name: str, exchange: Exchange, capture: Tracked,
                       shown: dict[str, Any]) -> None:
         self.expect(name, exchange.operation or "(model)",
-                    field_mismatch(self.fields(capture), shown), exchange)
+                    field_mismatch(exchange, self.fields(capture), shown), exchange)
 
     def observe(self, capture: Tracked, exchange: Exchange, shown: dict[str, Any]) -> None:
         """The status must be one the lifecycle allows now, and ``end`` set exactly when
         DONE; what is seen narrows the model (a capture never moves back)."""
         possible, status = self.possible(capture), shown.get("status")
         self.expect("lifecycle", exchange.operation or "(model)", None if status in possible
-                    else Failure(f"status {' or '.join(possible)}", repr(status)), exchange)
+                    else Failure(f"status {' or '.join(possible)}", repr(status),
+                                 status_at(exchange)), exchange)
         capture.floor = LIFECYCLE.index(str(status))
         ended = shown.get("end") is not None
         self.expect("lifecycle", exchange.operation or "(model)", None if ended == (
             status == DONE) else Failure("`end` set exactly when DONE",
-                                         f"status {status}, end {shown.get('end')!r}"), exchange)
+                                         f"status {status}, end {shown.get('end')!r}",
+                                         status_at(exchange)), exchange)
 
     def read_back(self, capture: Tracked, name: str = "read_after_write") -> None:
         exchange = self.send("getCapture", path_params={"id": capture.id})
         if capture.deleted:
-            self.expect_answer("delete_is_final", exchange, 404)
+            self.expect_gone(exchange)
             return
         self.expect_answer(name, exchange, 200)
         shown = self.body(exchange)
@@ -671,24 +815,28 @@ class MyCrtModel(ModelMachine):
     def new_capture(self, settle: bool) -> int:
         """A new capture shows what was sent, STARTED, under an id never seen before;
         ``settle`` then moves the clock until it is RUNNING, so stops are worth trying."""
-        name, began = unique_name(), self.moment()
-        exchange = self.send("createCapture", has_body=True, body={
-            "name": name, "envId": self.env_id, "duration": MODEL_DURATION})
+        began = self.moment()
+        exchange = create_needed(self.session)
         self.expect_answer("setup", exchange, 200)
-        shown = self.body(exchange)
+        sent = baseline.sent(exchange)
+        name, shown = sent["name"], self.body(exchange)
         if not isinstance(shown.get("id"), int):
             raise ModelDiverged("no id")  # response_schema has reported it
         start = parse_time(shown.get("start"))
-        if start is not None:  # `start` may be null until the capture runs (the spec)
+        # `start` may be null until the capture runs (the spec); one sent is only echoed
+        if start is not None and sent.get("start") is None:
             self.expect("read_after_write", "createCapture", _same_moment(
                 "scheduledEnd (start + duration)", start + timedelta(seconds=MODEL_DURATION),
-                shown.get("scheduledEnd")), exchange)
+                shown.get("scheduledEnd"), status_at(exchange)), exchange)
         capture = Tracked(shown["id"], name, began, shown.get("scheduledEnd"))
         self.expect("unique_ids", "createCapture", None if capture.id not in self.seen_ids
-                    else Failure("a new id", f"{capture.id} again"), exchange)
+                    else Failure("a new id", f"{capture.id} again",
+                                 exchange.operation.field_at(200, "id")
+                                 if exchange.operation else ()), exchange)
         self.seen_ids.add(capture.id)
         self.expect_fields("read_after_write", exchange, capture, shown)
-        self.expect_equal("lifecycle", exchange, STARTED, shown.get("status"), "status")
+        self.expect_equal("lifecycle", exchange, STARTED, shown.get("status"), "status",
+                          status_at(exchange))
         self.tracked[capture.id] = capture
         self.read_back(capture)
         if settle:
@@ -731,16 +879,18 @@ class MyCrtModel(ModelMachine):
         matches = [item for item in items if item.get("id") == capture]
         if tracked.deleted:
             self.expect("delete_is_final", "listCaptures", Failure(
-                "a deleted capture no longer listed", f"{capture} listed") if matches else None,
-                exchange)
+                "a deleted capture no longer listed", f"{capture} listed",
+                exchange.answer_at(200)) if matches else None, exchange)
             return
         self.expect("read_after_write", "listCaptures", None if len(matches) == 1 else Failure(
-            f"capture {capture} listed once", f"listed {len(matches)} times"), exchange)
+            f"capture {capture} listed once", f"listed {len(matches)} times",
+            exchange.answer_at(200)), exchange)
         self.expect_fields("read_after_write", exchange, tracked, matches[0])
         self.observe(tracked, exchange, matches[0])
         others = [item.get("name") for item in items if item.get("name") != tracked.name]
         self.expect("read_after_write", "listCaptures", Failure(
-            f"only captures named {tracked.name}", f"also {others[:3]}")
+            f"only captures named {tracked.name}", f"also {others[:3]}",
+            exchange.operation.parameter_at("name") if exchange.operation else ())
             if scope == "name" and others else None, exchange)
 
     @model_rule(capture=captures, scope=st.sampled_from(["environment", "all", "name"]))
@@ -753,7 +903,7 @@ class MyCrtModel(ModelMachine):
         exchange = self.send("editCapture", path_params={"id": capture}, body={"name": name},
                              has_body=True)
         if tracked.deleted:
-            self.expect_answer("delete_is_final", exchange, 404)
+            self.expect_gone(exchange)
             return
         self.expect_answer("read_after_write", exchange, 200)
         tracked.name = name
@@ -777,8 +927,7 @@ class MyCrtModel(ModelMachine):
         tracked = self.tracked[capture]
         if tracked.deleted:
             return
-        exchange = self.send("createCapture", body={"name": tracked.name, "envId": self.env_id},
-                             has_body=True)
+        exchange = create(self.session, name=tracked.name)
         self.expect_answer("duplicate_name", exchange, 400, DUPLICATE_NAME)
 
     @model_rule(capture=captures)
@@ -787,7 +936,7 @@ class MyCrtModel(ModelMachine):
         tracked, began = self.tracked[capture], self.moment()
         exchange = self.send("stopCapture", path_params={"id": capture})
         if tracked.deleted:
-            self.expect_answer("delete_is_final", exchange, 404)
+            self.expect_gone(exchange)
             return
         possible = self.possible(tracked)  # after the answer: the window spans the request
         if 200 <= exchange.status < 300 and RUNNING in possible:
@@ -799,7 +948,7 @@ class MyCrtModel(ModelMachine):
         self.expect("lifecycle", "stopCapture", None if refused else Failure(
             " or ".join((["200"] if RUNNING in possible else []) +
                         [f"409 {text!r}" for text in refusals]),
-            f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}"), exchange)
+            answered(exchange), stop_rule(exchange, refusals)), exchange)
 
     @model_rule(capture=captures)
     def delete_capture(self, capture: int) -> None:
@@ -807,7 +956,7 @@ class MyCrtModel(ModelMachine):
         tracked = self.tracked[capture]
         exchange = self.send("deleteCapture", path_params={"id": capture})
         if tracked.deleted:
-            self.expect_answer("delete_is_final", exchange, 404)
+            self.expect_gone(exchange)
             return
         self.expect_answer("delete_is_final", exchange, 200)
         tracked.deleted = True
@@ -820,14 +969,16 @@ class MyCrtModel(ModelMachine):
         exchange = self.send("getCaptureMetrics", path_params={"id": capture},
                              query={"type": metric} if metric else {})
         if self.tracked[capture].deleted:
-            self.expect_answer("delete_is_final", exchange, 404)
+            self.expect_gone(exchange)
             return
         self.expect_answer("metrics", exchange, 200)
         series = self.items(exchange)
         self.expect_equal("metrics", exchange, [metric] if metric else sorted(METRIC_SERIES),
-                          sorted(str(item.get("type")) for item in series), "the series' types")
+                          sorted(str(item.get("type")) for item in series), "the series' types",
+                          types_at(exchange, metric))
         for item in series:
-            self.expect("metrics", "getCaptureMetrics", series_mismatch(item), exchange)
+            self.expect("metrics", "getCaptureMetrics", series_mismatch(exchange, item),
+                        exchange)
 
     @model_rule(capture=captures)
     def isolation(self, capture: int) -> None:
@@ -842,13 +993,14 @@ class MyCrtModel(ModelMachine):
         ]
         for operation_id, case in attempts:
             exchange = self.send(operation_id, other, path_params=path, **case)
-            self.expect_status("isolation", exchange, NOT_MEMBER_STATUS, 404)
+            self.expect("isolation", exchange.operation or "(model)",
+                        refusal_failure(exchange, NOT_MEMBER_STATUS, 404), exchange)
         listing = self.send("listCaptures", other, query={"name": tracked.name})
         self.expect_answer("isolation", listing, 200)
         leaked = [item.get("id") for item in self.items(listing)]
         self.expect("isolation", "listCaptures", Failure(
-            "no capture of the primary's environment", f"ids {leaked}") if leaked else None,
-            listing)
+            "no capture of the primary's environment", f"ids {leaked}", ISOLATION)
+            if leaked else None, listing)
         self.read_back(tracked, "isolation")
 
 

@@ -43,6 +43,8 @@ _FORMAT_BREAKERS: dict[str, tuple[str, ...]] = {
     "email": ("not-an-email", "user@"),
 }
 _FUTURE = timedelta(days=3650)  # far past any mock clock a run moves
+#: the contract's rule for bodies no schema judges (see ``vendor_specs.sources``)
+MALFORMED_BODY: Location = ("#", "x-conformance-rules", "malformed-body")
 
 
 def _not_after(validator: Any, limit: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
@@ -64,12 +66,15 @@ Validator = validators.extend(Draft202012Validator, {"x-not-after": _not_after})
 class Mutation:
     """``location``: the keyword broken, as keys from the operation's spec node.
     ``by_schema``: whether :func:`breaks_only` can judge it (not so for malformed JSON or
-    an unknown id, which break no schema keyword)."""
+    an unknown id, which break no schema keyword). ``refusal``: the status that refuses
+    it, where a document may name one (400 for invalid input, 404 for an unknown id;
+    None for a wrong content type, which a server may refuse with 415 as well)."""
 
     name: str
     apply: Callable[[Case], Case]
     location: Location = ()
     by_schema: bool = True
+    refusal: int | None = 400
 
 
 def mutations(operation: Operation, protected: frozenset[str] = frozenset()) -> list[Mutation]:
@@ -165,10 +170,10 @@ def _body_mutations(operation: Operation, protected: frozenset[str]) -> Iterator
     content: Location = ("requestBody", "content")
     yield Mutation("malformed JSON body", lambda case: replace(
         case, raw_body=b'{"unterminated": ', headers={"Content-Type": "application/json"}),
-        content, by_schema=False)
+        MALFORMED_BODY, by_schema=False)
     yield Mutation("body of the wrong content type", lambda case: replace(
         case, raw_body=b"plain text", headers={"Content-Type": "text/plain"}),
-        content, by_schema=False)
+        MALFORMED_BODY, by_schema=False, refusal=None)
     if schema.get("type") == "object":
         yield Mutation("body is a JSON array, not an object", _set_at((), []),
                        (*content, media_type, "schema", "type"))
@@ -288,8 +293,8 @@ def _parameter_mutations(operation: Operation, protected: frozenset[str]) -> Ite
         unknown = _unknown_id(schema) if location == "path" else None
         if unknown is not None:
             yield Mutation(f"path.{name} names nothing that exists",
-                           _set_parameter(location, name, unknown), ("parameters", index),
-                           by_schema=False)
+                           _set_parameter(location, name, unknown), ("responses", "404"),
+                           by_schema=False, refusal=404)
         for keyword, what, value in invalid_values(schema):
             if location == "path" and value in ("", [], {}):
                 continue  # an empty path segment routes elsewhere; not a parameter error

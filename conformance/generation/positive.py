@@ -110,14 +110,26 @@ def _without(schema: Mapping[str, Any], names: set[str]) -> dict[str, Any]:
 def documented_body(operation: Operation) -> Any:
     """The request body the spec shows as an example (``example`` or the first of
     ``examples``), or None."""
+    at = documented_body_at(operation)
+    if not at:
+        return None
+    node: Any = operation.spec
+    for key in at:
+        node = node[key]
+    return node.get("value") if at[-2] == "examples" else node
+
+
+def documented_body_at(operation: Operation) -> tuple[str, ...]:
+    """Where that example lives in the operation, or () when it has none."""
     media = operation.body_media()
     if media is None:
-        return None
+        return ()
     content = operation.spec.get("requestBody", {}).get("content", {}).get(media[0], {})
+    where = ("requestBody", "content", media[0])
     if "example" in content:
-        return content["example"]
-    return next((example.get("value") for example in content.get("examples", {}).values()),
-                None)
+        return (*where, "example")
+    first = next(iter(content.get("examples", {})), None)
+    return () if first is None else (*where, "examples", first)
 
 
 def exemplary_cases(operation: Operation, pins: Pins = Pins()) -> st.SearchStrategy[Case]:

@@ -18,6 +18,8 @@ def report(results: Results, coverage: dict[str, Any], meta: dict[str, Any]) -> 
         tally["passed" if ok else "failed"] += 1
     return {**meta, "api": results.api, "passed": passed, "failed": failed, "checks": checks,
             "violations": [asdict(violation) for violation in results.violations],
+            "grades": {grade: sum(v.grade == grade for v in results.violations)
+                       for grade in ("document", "contract")},
             "failing_exchanges": {f"{check} {operation}": count
                                   for (check, operation), count
                                   in results.failures_per_pair().items()},

@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, multiple, rule
 
 from conformance.results import Failure
 from conformance.session import Session
-from conformance.spec import Operation
+from conformance.spec import Location, Operation
 from conformance.transport import Credentials, Exchange
 
 
@@ -64,12 +64,25 @@ class ModelMachine(RuleBasedStateMachine):
             raise ModelDiverged(check)
 
     def expect_status(self, check: str, exchange: Exchange, *expected: int) -> None:
+        """The answer's status; a miss breaks the expected answer's rule."""
         failure = None if exchange.status in expected else Failure(
             f"status {' or '.join(map(str, expected))}",
-            f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}")
+            f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}",
+            exchange.answer_at(expected[0]))
         self.expect(check, exchange.operation or "(flow)", failure, exchange)
 
+    def expect_accepted(self, exchange: Exchange) -> None:
+        """The model's own create, valid and plain: a refusal is one ``setup`` finding with
+        the server's answer, never blamed on the check that needed the data (which 2xx it
+        is, status_code_documented judges)."""
+        failure = None if 200 <= exchange.status < 300 else Failure(
+            "a 2xx for the run's own valid data",
+            f"{exchange.status} {exchange.body[:200].decode('utf-8', 'replace')}")
+        self.expect("setup", exchange.operation or "(model)", failure, exchange)
+
     def expect_equal(self, check: str, exchange: Exchange, expected: Any, seen: Any,
-                     what: str) -> None:
-        failure = None if expected == seen else Failure(f"{what} = {expected!r}", repr(seen))
+                     what: str, at: Location | None = None) -> None:
+        """A value the model predicts; by default the rule is the answer's own response."""
+        failure = None if expected == seen else Failure(
+            f"{what} = {expected!r}", repr(seen), exchange.answer_at() if at is None else at)
         self.expect(check, exchange.operation or "(flow)", failure, exchange)

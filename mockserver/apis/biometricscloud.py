@@ -514,4 +514,5 @@ def profile(section: Mapping[str, Any]) -> dict[str, Any]:
 API = VendorApi(
     name="biometricscloud", handlers=handlers, error_body=error_body, authenticate=authenticate,
     credential=credential, fixture_schema=FIXTURE_SCHEMA, seed=seed, profile=profile,
+    kinds=(TENANTS, USERS, TOKENS, REFRESH_TOKENS, RECORDS),
 )

@@ -560,4 +560,5 @@ def _first_proof(section: Mapping[str, Any], account_id: str) -> Mapping[str, An
 API = VendorApi(
     name="captureproof", handlers=handlers, error_body=error_body, authenticate=authenticate,
     credential=credential, fixture_schema=FIXTURE_SCHEMA, seed=seed, profile=profile,
+    kinds=(ACCOUNTS, APPS, SESSIONS, PATIENTS, PROOFS, CAPTURES),
 )

@@ -765,4 +765,5 @@ def profile(section: Mapping[str, Any]) -> dict[str, Any]:
 API = VendorApi(
     name="mycrt", handlers=handlers, error_body=error_body, authenticate=authenticate,
     credential=credential, fixture_schema=FIXTURE_SCHEMA, seed=seed, profile=profile,
+    kinds=(USERS, SESSIONS, ENVIRONMENTS, CAPTURES),
 )

@@ -253,4 +253,5 @@ def credential(request: Request) -> str | None:
 API = VendorApi(
     name="uplift", handlers=handlers, error_body=error_body, authenticate=authenticate,
     credential=credential, fixture_schema=FIXTURE_SCHEMA, seed=seed, profile=profile,
+    kinds=(ORGS, KEYS, ATHLETES, GROUPS, CAPTURES),
 )

@@ -1,0 +1,130 @@
+"""A run leaves no mess (issue 10): what it creates is removed at its end where the API
+allows, on failure paths too, or listed with the reason it stays; ``--keep-data`` keeps
+it; ``--read-only`` changes nothing at all. Judged by what the mock holds afterwards."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from broken_proxy import Answer, Breakage, BrokenProxy
+from conftest import RunningMock, fresh, run_conformance
+from holdings import BASE, assert_removed_or_listed, holdings, ids
+
+#: operations that only sign in: the one kind of write --read-only sends
+SIGN_INS = {"login", "createSession"}
+FEW = ("--max-examples", "3")
+
+
+@pytest.mark.parametrize("api", ["biometricscloud", "captureproof"])
+def test_what_a_run_creates_is_removed_or_listed_with_the_reason(mock_factory, tmp_path, api):
+    """MyCRT and Uplift are judged so in test_conformance_baseline.py's runs."""
+    mock = fresh(mock_factory, api)
+    before = holdings(mock, api)
+    run = run_conformance(api, mock.url(BASE[api]), tmp_path, *FEW)
+    assert run.exit_status == 0, run.output[-3000:]
+    assert_removed_or_listed(run, api, before, holdings(mock, api))
+
+
+def test_keep_data_keeps_every_capture_and_each_stops_by_itself(mock_factory, tmp_path):
+    """--keep-data: the report lists exactly what stays on the server; every capture the
+    run made there has a scheduledEnd, so none records forever."""
+    mock = fresh(mock_factory, "mycrt")
+    before = holdings(mock, "mycrt")["primary"]
+    run = run_conformance("mycrt", mock.url("/api"), tmp_path, "--keep-data", *FEW)
+    assert run.exit_status == 0, run.output[-3000:]
+    stayed = holdings(mock, "mycrt")["primary"] - before
+    cleanup = run.report["cleanup"]
+    assert stayed and ids(cleanup["kept"]) == {str(capture_id) for capture_id, *_ in stayed}
+    assert cleanup["removed"] == [] and cleanup["left"] == []
+    assert all(scheduled_end is not None for *_, scheduled_end in stayed), stayed
+    assert f"clean-up: kept (--keep-data) {len(stayed)} captures" in run.output
+
+
+class RefusedAtTheEnd:
+    """Deletes are refused once the session flow, the run's last, has logged out: only the
+    clean-up's own deletes meet the refusal."""
+
+    def __init__(self) -> None:
+        self.logged_out = False
+        self.breakages = (Breakage("PUT", "/api/users/logout", self._logout),
+                          Breakage("DELETE", r"/api/captures/\d+", self._delete))
+
+    def _logout(self, exchange, forward) -> Answer:
+        answer = forward(exchange)
+        self.logged_out = self.logged_out or answer.status == 200
+        return answer
+
+    def _delete(self, exchange, forward) -> Answer:
+        if not self.logged_out:
+            return forward(exchange)
+        return Answer(503, {"Content-Type": "application/json"},
+                      b'{"code": 503, "message": "Deletes are paused"}')
+
+
+def test_a_refused_clean_up_is_one_finding_and_lists_what_is_left(mock_factory, tmp_path):
+    mock = fresh(mock_factory, "mycrt")
+    refusing = RefusedAtTheEnd()
+    with BrokenProxy(mock.origin, *refusing.breakages) as proxy:
+        run = run_conformance("mycrt", proxy.url("/api"), tmp_path, *FEW)
+    assert run.exit_status == 1
+    assert [v["check"] for v in run.report["violations"]] == ["cleanup"], run.output[-3000:]
+    assert "Deletes are paused" in run.report["violations"][0]["seen"]
+    left = run.report["cleanup"]["left"]
+    assert left and all(entry["reason"].startswith("the delete answered 503") for entry in left)
+    assert run.report["cleanup"]["removed"] == []
+
+
+def _created_captures(mock: RunningMock) -> int:
+    return sum(1 for entry in mock.journal()
+               if entry["operation"] == "createCapture" and entry["status"] == 200)
+
+
+def test_ctrl_c_still_removes_what_the_run_created(mock_factory, tmp_path):
+    """Interrupted mid-run (SIGINT, as Ctrl-C sends it): the clean-up runs on the way
+    out, and the exit status is 130."""
+    mock = fresh(mock_factory, "mycrt")
+    before = holdings(mock, "mycrt")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "run", "--api", "mycrt", "--base-url",
+         mock.url("/api")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while _created_captures(mock) < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output[-3000:]
+    assert re.search(r"^clean-up: deleted \d+ captures", output, re.M), output[-3000:]
+    assert "conformance: interrupted" in output and "Traceback" not in output
+    assert holdings(mock, "mycrt") == before
+
+
+@pytest.mark.parametrize("api", list(BASE))
+def test_read_only_changes_nothing_and_lists_what_it_left_out(mock_factory, tmp_path, api):
+    """--read-only: no write but a sign-in answers 2xx (the mock's own journal, presigned
+    uploads included), every account sees what it saw, and the run passes: the checks
+    that need writes are listed as left out, exempt."""
+    mock = fresh(mock_factory, api)
+    before = holdings(mock, api)
+    run = run_conformance(api, mock.url(BASE[api]), tmp_path, "--read-only", *FEW)
+    journal = mock.journal()
+    assert len(journal) < 1000, "the journal no longer holds the whole run"
+    writes = [(entry["method"], entry["path"]) for entry in journal
+              if entry["method"] not in ("GET", "HEAD") and 200 <= entry["status"] < 300
+              and entry["operation"] not in SIGN_INS]
+    assert writes == [], writes
+    assert holdings(mock, api) == before
+    assert run.exit_status == 0, run.output[-3000:]
+    assert run.report["read_only"] is True and run.report["complete"] is True
+    left_out = [entry for entry in run.report["not_run"]
+                if "left out by --read-only" in entry["reason"]]
+    assert left_out and all(entry["exempt"] for entry in left_out)
+    assert "clean-up: the run created nothing" in run.output
+    assert json.dumps(run.report["cleanup"]) == json.dumps(
+        {"removed": [], "left": [], "kept": []})
