@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
@@ -76,8 +76,8 @@ def _rule_of(error: ValidationError) -> tuple[str | int, ...]:
     keyword's schema."""
     path = tuple(error.absolute_schema_path)
     if error.validator == "required" and isinstance(error.instance, dict):
-        missing = next((name for name in error.validator_value
-                        if name not in error.instance), None)
+        required = cast("list[str]", error.validator_value)  # the keyword's list
+        missing = next((name for name in required if name not in error.instance), None)
         return (*path[:-1], "properties", missing) if missing else path
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
         return (*path[:-1], NOTE)

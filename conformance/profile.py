@@ -35,7 +35,7 @@ def load_profile(api: str, source: str | None, base_url: str) -> dict[str, Any]:
     document = _read(source or fixtures_url(base_url))
     if not isinstance(document, dict) or not isinstance(document.get(api), dict):
         raise ProfileError(f"the profile has no section for {api!r}")
-    section = document[api]
+    section: dict[str, Any] = document[api]
     for role, keys in REQUIRED_KEYS[api].items():
         account = section.get(role)
         if not isinstance(account, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -53,13 +54,13 @@ def _phases(session: Session, profile: dict[str, Any]) -> None:
     left_out: list[str] = []
     for operation in session.spec.operations:
         _guarded(session, operation.operation_id,
-                 lambda op=operation: _schema_phase(session, op, left_out))
+                 partial(_schema_phase, session, operation, left_out))
     if left_out:
         session.results.skip("accepts_valid_input", f"{REASON} for {', '.join(left_out)}",
                              exempt=True)
     _guarded(session, "(model)", lambda: _stateful_phase(session))
     for flow in session.adapter.flows():
-        _guarded(session, flow.__name__, lambda flow=flow: _flow(session, flow))
+        _guarded(session, flow.__name__, partial(_flow, session, flow))
     _report_unreached(session)
 
 
@@ -231,7 +232,7 @@ def _statuses_seen(session: Session) -> dict[str, set[int]]:
 def coverage(session: Session) -> dict[str, Any]:
     """Which operations and documented statuses the run exercised, against all documented."""
     seen = _statuses_seen(session)
-    operations = {}
+    operations: dict[str, dict[str, Any]] = {}
     for operation in session.spec.operations:
         statuses = seen.get(operation.operation_id, set())
         documented = sorted(operation.documented_statuses)

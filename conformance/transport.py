@@ -10,12 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
 from conformance.spec import Location, Operation
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings  # types-requests' name for what it returns
 
 TIMEOUT_SECONDS = 30
 #: a 429 is answered by waiting its Retry-After and sending again, this many times at most;
@@ -118,10 +121,10 @@ class _Session(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
-        self._settings: dict[tuple[str, str], dict[str, Any]] = {}
+        self._settings: dict[tuple[str, str], _Settings] = {}
 
     def merge_environment_settings(self, url: str | bytes | None, proxies: Any, stream: Any,
-                                   verify: Any, cert: Any) -> dict[str, Any]:
+                                   verify: Any, cert: Any) -> _Settings:
         if proxies or stream is not None or verify is not None or cert is not None:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         text = url.decode() if isinstance(url, bytes) else url or ""
@@ -129,7 +132,7 @@ class _Session(requests.Session):
         if origin not in self._settings:
             self._settings[origin] = super().merge_environment_settings(
                 url, proxies, stream, verify, cert)
-        return dict(self._settings[origin])
+        return self._settings[origin].copy()
 
 
 class Client:

@@ -161,7 +161,9 @@ def _watching(app: serving.WsgiApp) -> Callable[[], None]:
     """What a worker starts besides serving: the file watch of ``--watch`` (a thread, so it
     must start in the worker, not in the parent that forks it)."""
     if isinstance(app, watch.Reloading):
-        return lambda: watch.start(app)
+        def start_watch() -> None:
+            watch.start(app)
+        return start_watch
     return lambda: None
 
 

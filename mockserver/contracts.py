@@ -54,7 +54,8 @@ class Contract:
         servers = self.document.get("servers", [])
         if len(servers) < 2:
             raise ContractError(f"{self.name}: servers must list the vendor's and the mock's URL")
-        return urlsplit(servers[1]["url"]).path.rstrip("/")
+        url: str = servers[1]["url"]
+        return urlsplit(url).path.rstrip("/")
 
     @cached_property
     def operations(self) -> list[Operation]:

@@ -116,7 +116,8 @@ class Faults:
             self._store.put(_WINDOWS, key, window)
         if window["count"] <= (rule.rate_limit or 0):
             return None
-        return max(1, math.ceil(window["start"] + rule.window_seconds - now))
+        start: float = window["start"]
+        return max(1, math.ceil(start + rule.window_seconds - now))
 
 
 def _parse_rule(rule_id: int, request: Mapping[str, Any]) -> FaultRule:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -53,7 +53,7 @@ def load_fixtures(path: str | None, vendors: Mapping[str, VendorApi]) -> dict[st
         raise FixturesError(f"fixtures {label} is not valid YAML: {_one_line(error)}") from None
     _check_schema(fixtures, vendors, label)
     _dry_run(fixtures, vendors, label)
-    return fixtures
+    return cast("dict[str, Any]", fixtures)  # _check_schema: a mapping
 
 
 def object_store_for(store: StateStore, clock: Clock, fixtures: Mapping[str, Any]) -> ObjectStore:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
@@ -305,7 +305,9 @@ class ObjectStore:
                           f"Invalid date (should be seconds since epoch): {expires}")
         resource = urlsplit(f"{_object_path(bucket, key)}?{request.query_string.decode('latin-1')}")
         signer = _FixedExpiryV1QueryAuth(self._credentials, expires)
-        expected = signer.get_signature(request.method, resource, HTTPHeaders())
+        # HTTPHeaders is mapping-like; botocore-stubs types the argument as a Mapping
+        headers = cast("Mapping[str, Any]", HTTPHeaders())
+        expected = signer.get_signature(request.method, resource, headers)
         if not hmac.compare_digest(expected.encode(), query["Signature"].encode()):
             raise S3Error(*_ERRORS["mismatch"])
         self._check_not_expired(datetime.fromtimestamp(int(expires), timezone.utc))
@@ -348,6 +350,11 @@ class _DayKeySigV4Auth(SigV4Auth):
     """botocore's SigV4 signer with the day's signing key derived once. Uploads are checked
     with botocore's own signer (``_v4_policy_signature``), so the two cannot drift apart."""
 
+    # set by botocore's __init__; botocore-stubs leaves the private ones out
+    credentials: Credentials
+    _region_name: str
+    _service_name: str
+
     def signature(self, string_to_sign: str, request: AWSRequest) -> str:
         return _sigv4_signature(self.credentials.secret_key, request.context["timestamp"][:8],
                                 self._region_name, self._service_name, string_to_sign)
@@ -357,10 +364,12 @@ class _ClockedQueryAuth(_DayKeySigV4Auth, S3SigV4QueryAuth):
     """botocore's presigned-URL signer, at a given time instead of the system clock."""
 
     def sign_at(self, request: AWSRequest) -> None:
-        self._modify_request_before_signing(request)
+        # botocore's own methods, which botocore-stubs leaves out as private
+        self._modify_request_before_signing(request)  # type: ignore[attr-defined]
         canonical_request = self.canonical_request(request)
         string_to_sign = self.string_to_sign(request, canonical_request)
-        self._inject_signature_to_request(request, self.signature(string_to_sign, request))
+        self._inject_signature_to_request(  # type: ignore[attr-defined]
+            request, self.signature(string_to_sign, request))
 
 
 def _root_url(request: Request) -> str:
@@ -442,9 +451,10 @@ def _check_condition(condition: Any, fields: Mapping[str, str], size: int) -> st
                       f"Invalid Policy: Invalid Condition: {json.dumps(condition)}")
     if isinstance(condition, dict) and len(condition) == 1:
         ((name, expected),) = condition.items()
-        if fields.get(name.lower()) != str(expected):
+        field: str = name.lower()  # JSON: the key is a string
+        if fields.get(field) != str(expected):
             raise failed
-        return name.lower()
+        return field
     is_triple = isinstance(condition, list) and len(condition) == 3
     if is_triple and condition[0] == "content-length-range":
         low, high = _size_bound(condition[1]), _size_bound(condition[2])

@@ -142,7 +142,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def threaded_server(app: WsgiApp, listener: socket.socket, threads: int) -> Any:
     """A waitress server on ``listener``, not yet running (``run()`` serves until closed)."""
-    from waitress import create_server
+    from waitress.server import create_server
 
     # waitress warns "Task queue depth is N" for every request queued in a burst: a
     # supervisor that pipes stderr and never reads it would fill the pipe and stall us

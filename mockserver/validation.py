@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -85,7 +85,7 @@ _NATIVE_FORMATS = frozenset({"uuid"})
 #: every other format jsonschema-rs checks with jsonschema's own checkers, so it accepts no
 #: string that jsonschema would refuse
 _SAME_FORMATS: dict[str, Callable[[str], bool]] = {
-    name: lambda value, name=name: _FORMATS.conforms(value, name)
+    name: partial(_FORMATS.conforms, format=name)
     for name in _FORMATS.checkers if name not in _NATIVE_FORMATS
 }
 
@@ -97,7 +97,7 @@ class CompiledSchema:
     feed; it checks ``uri``), never less, so its "invalid" is just a cue to ask jsonschema.
     Values Rust cannot hold (lone surrogates, non-string keys) go straight to jsonschema."""
 
-    def __init__(self, schema: Mapping[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any]) -> None:
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as error:

@@ -26,7 +26,8 @@ def spec_text(api: str) -> str:
 def load_spec(api: str) -> dict[str, Any]:
     """The parsed spec. Cached and shared: callers must not mutate it."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ten times faster
-    return yaml.load(spec_text(api), Loader=loader)
+    spec: dict[str, Any] = yaml.load(spec_text(api), Loader=loader)
+    return spec
 
 
 def inline_refs(document: dict[str, Any], node: Any, depth: int = 0) -> Any:

@@ -187,7 +187,8 @@ def captures_of(body: Any, *path: str) -> list[dict[str, Any]]:
     return [item for item in body or [] if isinstance(item, dict)]
 
 
-def with_description(captures: list[dict[str, Any]], description: str) -> list[dict[str, Any]]:
+def with_description(captures: list[dict[str, Any]], description: str | None
+                     ) -> list[dict[str, Any]]:
     return [capture for capture in captures if capture.get("description") == description]
 
 
@@ -525,6 +526,7 @@ def upload_flow(session: Session) -> None:
         "upload_s3_key") == key else Failure(f"a capture with upload_s3_key {key}",
                                              f"{exchange.status} {exchange.body[:200]!r}",
                                              answer_at(session, "createCapture")), exchange)
+    assert created is not None  # require ended the flow otherwise
     description = created["description"]
     listing, exchange = list_captures(session, session.primary, session.profile["primary"])
     require(session, "upload_flow", "listCaptures", None if len(with_description(
@@ -564,6 +566,7 @@ def processing(session: Session, capture_id: str) -> None:
         "media_processed") is True and listed.get("media_url") else Failure(
         "the processed capture listed with media_processed true and a media_url",
         repr(listed)[:200], media_url), exchange)
+    assert listed is not None  # require ended the flow otherwise
     media = session.client.request("GET", str(listed["media_url"]))
     require(session, "lifecycle", "listCaptures", status_failure(media, 200, at=media_url),
             media)

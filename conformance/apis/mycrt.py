@@ -507,10 +507,10 @@ def delete_flow(session: Session) -> None:
     gone = session.send("deleteCapture", path_params={"id": body["id"]})
     require(session, "delete_is_final", gone, answer_failure(gone, 200))
     path = {"id": body["id"]}
-    for operation_id, case in (("getCapture", {}), ("getCaptureMetrics", {}),
-                               ("stopCapture", {}), ("deleteCapture", {}),
-                               ("editCapture", {"body": {"name": unique_name()},
-                                                "has_body": True})):
+    cases: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("getCapture", {}), ("getCaptureMetrics", {}), ("stopCapture", {}),
+        ("deleteCapture", {}), ("editCapture", {"body": {"name": unique_name()}, "has_body": True}))
+    for operation_id, case in cases:
         after = session.send(operation_id, path_params=path, **case)
         check(session, "delete_is_final", after, gone_failure(after))
     listing = session.send("listCaptures", query={"name": body["name"]})

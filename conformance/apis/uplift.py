@@ -32,7 +32,7 @@ class UpliftAdapter:
     #: the semantic checks this adapter's model and flows assert
     checks = ("isolation", "lifecycle", "pagination", "read_after_write", "unique_ids",
               "upload_flow")
-    protected_fields = frozenset()
+    protected_fields: frozenset[str] = frozenset()
     generated_values = None
     sign_ins: frozenset[str] = frozenset()
     disposals = (Disposal(
@@ -77,7 +77,9 @@ def _sample(session: Session) -> dict[str, Any]:
 
 def _required(session: Session) -> dict[str, Any]:
     operation = session.operation("createCapture")
-    return baseline.required_only(baseline.request_schema(operation), _sample(session))
+    required: dict[str, Any] = baseline.required_only(baseline.request_schema(operation),
+                                                      _sample(session))
+    return required
 
 
 #: the baseline reservation, safest last (conformance.baseline)

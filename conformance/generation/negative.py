@@ -59,7 +59,9 @@ def _not_after(validator: Any, limit: Any, instance: Any, schema: Any) -> Iterat
         yield ValidationError(f"{instance!r} is later than now")
 
 
-Validator = validators.extend(Draft202012Validator, {"x-not-after": _not_after})
+# types-jsonschema leaves ``extend`` unannotated
+Validator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"x-not-after": _not_after})
 
 
 @dataclass(frozen=True)
@@ -318,8 +320,9 @@ def _unknown_id(schema: Mapping[str, Any]) -> Any:
 def _as_wire_value(value: Any, schema: Mapping[str, Any]) -> Any:
     """How a server reads a parameter: its text, coerced to the schema's scalar type."""
     text = value if isinstance(value, str) else json.dumps(value)
-    coerce = {"integer": int, "number": float,
-              "boolean": lambda t: {"true": True, "false": False}[t]}.get(schema.get("type"))
+    coercions: dict[Any, Callable[[str], Any]] = {
+        "integer": int, "number": float, "boolean": lambda t: {"true": True, "false": False}[t]}
+    coerce = coercions.get(schema.get("type"))
     if coerce is None:
         return text
     try:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterator
-from re import _constants as sre  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Any
+from re import _constants as sre
+from re import _parser as sre_parse
+from typing import Any, cast
 
 _PROBES: tuple[tuple[str, str], ...] = (
     ("a '/'", "/"), ("a space", " "), ("a non-ASCII letter", "é"), ("a backslash", "\\"),
@@ -145,7 +145,7 @@ def _before_probe(op: Any, av: Any) -> str:
     if op not in _REPEATS:
         return ""
     low, high, inner = av
-    count = max(low, 1) if high > max(low, 1) else high - 1
+    count: int = max(low, 1) if high > max(low, 1) else high - 1
     return _sequence(list(inner)) * max(count, 0)
 
 
@@ -164,7 +164,8 @@ def _sample(op: Any, av: Any) -> str:
         return found
     if op in _REPEATS:
         low, high, inner = av
-        return _sequence(list(inner)) * (low if high == low else max(low, 1))
+        count: int = low if high == low else max(low, 1)
+        return _sequence(list(inner)) * count
     if op is sre.SUBPATTERN:
         return _sequence(list(av[-1]))
     if op is sre.BRANCH:
@@ -177,9 +178,9 @@ def _sample(op: Any, av: Any) -> str:
 def _accepts(op: Any, av: Any, char: str) -> bool:
     """Whether a single-character node matches ``char``."""
     if op is sre.LITERAL:
-        return ord(char) == av
+        return ord(char) == cast(int, av)
     if op is sre.NOT_LITERAL:
-        return ord(char) != av
+        return ord(char) != cast(int, av)
     if op is sre.ANY:
         return char != "\n"
     if op is sre.CATEGORY:
@@ -195,7 +196,8 @@ def _accepts(op: Any, av: Any, char: str) -> bool:
 
 def _in_item(op: Any, av: Any, char: str) -> bool:
     if op is sre.RANGE:
-        return av[0] <= ord(char) <= av[1]
+        low, high = cast(tuple[int, int], av)
+        return low <= ord(char) <= high
     return _accepts(op, av, char)
 
 

@@ -7,7 +7,7 @@ request exercises the documented fields rather than invented ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +98,7 @@ def _body(operation: Operation, pins: Pins) -> st.SearchStrategy[tuple[bool, str
     return st.tuples(present, st.just(media_type), strategy)
 
 
-def _without(schema: Mapping[str, Any], names: set[str]) -> dict[str, Any]:
+def _without(schema: Mapping[str, Any], names: Set[str]) -> dict[str, Any]:
     """The schema minus some top-level properties (pinned or omitted by the adapter)."""
     if not names or "properties" not in schema:
         return dict(schema)

@@ -42,7 +42,8 @@ def model_rule(**arguments: Any) -> Callable[[Callable[..., Any]], Any]:
                     self.diverged = True
             return multiple() if produces else None
 
-        return rule(**arguments)(guarded)
+        as_rule: Callable[[Callable[..., Any]], Any] = rule(**arguments)
+        return as_rule(guarded)
 
     return decorate
 

@@ -229,7 +229,8 @@ def create_capture(call: Call) -> Reply:
     if body.get("status") == SCHEDULED and scheduled_start is None:
         raise ApiError(400, SCHEDULE_WITHOUT_START)
     _require_unique_name(call, environment["id"], body["name"])
-    begin = max(scheduled_start, now) if body.get("status") == SCHEDULED else None
+    begin = (max(scheduled_start, now)
+             if body.get("status") == SCHEDULED and scheduled_start is not None else None)
     try:
         phases, scheduled_end = _planned_phases(now, begin, duration)
     except OverflowError:
@@ -424,7 +425,7 @@ def _phases(capture: Mapping[str, Any]) -> Iterator[tuple[str, datetime]]:
 
 def _status(capture: Mapping[str, Any], now: datetime) -> str:
     """Before its first phase (the clock set back past it) a capture shows that phase."""
-    current = capture["timeline"][0]["status"]
+    current: str = capture["timeline"][0]["status"]
     for status, at in _phases(capture):
         if at > now:
             break
