@@ -65,7 +65,7 @@ def _run_section(name: str, config: Config) -> bool:
         common.log(f"   {name} failed: {result['error']}")
     elapsed = round(time.perf_counter() - started, 1)
     common.write_result(name, {
-        "section": name, "generated_at": datetime.datetime.now(datetime.timezone.utc)
+        "section": name, "generated_at": datetime.datetime.now(datetime.UTC)
         .isoformat(timespec="seconds"), "quick": config.quick, "elapsed_seconds": elapsed,
         "machine": common.machine_facts(), "result": result})
     common.log(f"   {name}: {elapsed} s")

@@ -9,7 +9,7 @@ offset is stored, and it lives in the state store so that several worker process
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from mockserver.store import Document, StateStore
@@ -20,16 +20,16 @@ _KEY = "clock"
 #: Mock time stays in [EARLIEST, LATEST): before 1970 SigV4 timestamps and HTTP dates stop
 #: making sense (and before year 1000 ``strftime`` drops digits), and past LATEST a lifetime
 #: added to "now" could leave what a datetime holds. A thousand years covers any lifetime.
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def utc(moment: datetime) -> datetime:
-    if moment.tzinfo is timezone.utc:
+    if moment.tzinfo is UTC:
         return moment
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 @lru_cache(maxsize=8192)
@@ -95,7 +95,7 @@ class Clock:
 
     def now(self) -> datetime:
         offset: timedelta | None = getattr(self._request, "offset", None)
-        return datetime.now(timezone.utc) + (offset if offset is not None else self._offset())
+        return datetime.now(UTC) + (offset if offset is not None else self._offset())
 
     def advance(self, seconds: float) -> datetime:
         """Raises ValueError, the clock unmoved, for a step that leaves the clock's range."""
@@ -110,7 +110,7 @@ class Clock:
         moment = utc(moment)
         if not EARLIEST <= moment < LATEST:
             raise ValueError(f"{isoformat(moment)} is outside the mock clock's range, {_RANGE}")
-        offset = moment - datetime.now(timezone.utc)
+        offset = moment - datetime.now(UTC)
         self._store.put(_KIND, _KEY, {"offset_seconds": offset.total_seconds()})
         self.reread()
         return self.now()

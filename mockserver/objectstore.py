@@ -21,7 +21,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import quote, urlencode, urlsplit
@@ -310,7 +310,7 @@ class ObjectStore:
         expected = signer.get_signature(request.method, resource, headers)
         if not hmac.compare_digest(expected.encode(), query["Signature"].encode()):
             raise S3Error(*_ERRORS["mismatch"])
-        self._check_not_expired(datetime.fromtimestamp(int(expires), timezone.utc))
+        self._check_not_expired(datetime.fromtimestamp(int(expires), UTC))
 
     def _check_not_expired(self, expires_at: datetime) -> None:
         now = self._clock.now()

@@ -70,7 +70,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -346,7 +346,7 @@ def in_utc(entry: Any) -> Any:
         return entry
     if moment.tzinfo is None:
         return entry
-    shown = moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    shown = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return {**entry, "created_time": shown}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -24,7 +24,7 @@ def test_urls_profile_and_clock(admin):
     assert admin.base_url("uplift") == admin.origin + "/v1"
     assert admin.url("mycrt", "/captures") == admin.origin + "/api/captures"
     assert admin.profile == requests.get(admin.origin + "/__admin/fixtures", timeout=10).json()
-    moment = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    moment = datetime(2030, 1, 1, tzinfo=UTC)
     assert admin.clock.set(moment) - moment < timedelta(seconds=5)
     assert admin.clock.advance(3600) - moment >= timedelta(hours=1)
     assert admin.clock.set("2031-02-03T04:05:06Z").year == 2031
@@ -47,7 +47,7 @@ def test_faults_requests_har_and_verify(admin):
     assert [e["status"] for e in admin.requests(api="uplift", operation="listCaptures")] == \
         [200, 503]
     assert [e["status"] for e in admin.requests(status="5xx")] == [503]
-    assert admin.requests(since=datetime(9000, 1, 1, tzinfo=timezone.utc) -
+    assert admin.requests(since=datetime(9000, 1, 1, tzinfo=UTC) -
                           timedelta(days=1)) == []
     har = admin.har(status=200)
     assert [e["response"]["status"] for e in har["log"]["entries"]] == [200]

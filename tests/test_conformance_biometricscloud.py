@@ -4,7 +4,7 @@ caught under the check that names it."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 
 import pytest
@@ -151,7 +151,7 @@ def _expires_after_five_minutes(exchange, forward) -> Answer:
     clock = forward(Exchange("GET", "/__admin/clock", "", {}, b"")).json()["now"]
     now = datetime.fromisoformat(clock.replace("Z", "+00:00"))
     signed = datetime.strptime(dict(parse_qsl(exchange.query))["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
-    if now - signed.replace(tzinfo=timezone.utc) > timedelta(minutes=5):
+    if now - signed.replace(tzinfo=UTC) > timedelta(minutes=5):
         return Answer(403, S3_ERROR, b"<Error><Code>AccessDenied</Code>"
                                      b"<Message>Request has expired</Message></Error>")
     return forward(exchange)

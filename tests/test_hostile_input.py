@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -160,7 +160,7 @@ def presign(url: str, expires: int) -> str:
 def signed_post_fields(policy: object) -> dict[str, str]:
     """What boto3's ``generate_presigned_post`` sends, for any policy document at all."""
     request = AWSRequest(method="POST", url="https://s3.amazonaws.com/")
-    request.context["timestamp"] = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    request.context["timestamp"] = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     signer = SigV4Auth(object_store_keys(), "s3", "us-east-1")
     encoded = base64.b64encode(json.dumps(policy).encode()).decode()
     return {"policy": encoded, "x-amz-algorithm": "AWS4-HMAC-SHA256",

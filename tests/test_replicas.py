@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -93,7 +93,7 @@ def admin(server: Server, method: str, path: str, body: Any = None) -> Any:
 
 def clock(server: Server) -> datetime:
     return datetime.fromisoformat(admin(server, "GET", "/__admin/clock")["now"][:-1]
-                                  ).replace(tzinfo=timezone.utc)
+                                  ).replace(tzinfo=UTC)
 
 
 # -- creates spread over both --------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_faults_rate_limits_clock_and_journal_made_on_one_replica_govern_the_oth
     assert [answer.status_code for answer in answers] == [200] * 4 + [429] * 2
     assert int(answers[-1].headers["Retry-After"]) > 0
 
-    real = datetime.now(timezone.utc)
+    real = datetime.now(UTC)
     admin(b, "POST", "/__admin/clock", {"advance_seconds": 3600})
     assert abs((clock(a) - real).total_seconds() - 3600) < 30
     assert abs((clock(a) - clock(b)).total_seconds()) < 5
@@ -216,7 +216,7 @@ def test_reset_on_one_replica_resets_both(pair):
     admin(a, "POST", "/__admin/reset")
     assert biometrics_listing(b) == fixtures
     assert admin(b, "GET", "/__admin/faults")["faults"] == []
-    assert abs((clock(b) - datetime.now(timezone.utc)).total_seconds()) < 30
+    assert abs((clock(b) - datetime.now(UTC)).total_seconds()) < 30
     journal = admin(b, "GET", "/__admin/requests")["requests"]
     assert journal and not [entry for entry in journal if entry["method"] == "POST"]
     again, again_id = biometrics_create(session, a, "after reset")

@@ -15,7 +15,7 @@ import base64
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -417,7 +417,7 @@ def sort_key(entry: Mapping[str, Any], sort_field: str) -> tuple[Any, Any]:
 
 def _instant(text: str) -> datetime:
     moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _position(entry: Mapping[str, Any], sort_field: str) -> str:

@@ -20,7 +20,7 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
@@ -362,7 +362,7 @@ def created_at(capture: Mapping[str, Any]) -> datetime | None:
         moment = datetime.fromisoformat(str(capture.get("created_at")).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class CaptureProofModel(ModelMachine):

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -252,7 +252,7 @@ def names() -> st.SearchStrategy[str]:
 def future_times() -> st.SearchStrategy[str]:
     """Readable schedules a day to a year ahead, in both forms the spec accepts."""
     def shown(seconds: int, spaced: bool) -> str:
-        moment = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+        moment = datetime.now(UTC) + timedelta(seconds=seconds)
         return moment.strftime("%Y-%m-%d %H:%M:%S") if spaced else iso(moment)
 
     return st.builds(shown, st.integers(86_400, 365 * 86_400), st.booleans())
@@ -265,7 +265,7 @@ def durations() -> st.SearchStrategy[float]:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
         f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -276,14 +276,14 @@ def parse_time(text: Any) -> datetime | None:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def server_now(session: Session) -> datetime:
     """The mock's ``now`` (schedules must lie ahead of its clock, not of ours); without a
     mock clock, ours: a real server's is taken to be roughly right."""
     if session.clock is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     parts = urlsplit(session.client.base_url)
     exchange = session.client.request("GET", f"{parts.scheme}://{parts.netloc}/__admin/clock")
     now = parse_time((exchange.json_or_none() or {}).get("now"))
