@@ -191,10 +191,10 @@ def run_with_profile(api: str, base_url: str, tmp_path: Any, profile: dict[str, 
     return run_conformance(api, base_url, tmp_path, "--profile", str(path), *options)
 
 
-#: planted bugs behind a strict variant: each is found by the first requests that meet it
-#: (a mutation is sent once whatever --max-examples), so the run is kept short; the waits
-#: fit the variant's slower MyCRT (RUNNING at 7 s, DONE 6 s after a stop)
-BEHIND_STRICT_OPTIONS = ("--max-examples", "5", "--max-wait", "10")
+#: planted bugs behind a strict variant: the default settings but a shorter wait for real
+#: time, which fits the variant's slower MyCRT (RUNNING at 7 s, DONE 6 s after a stop); with
+#: the default 60 s every bug is caught too, in 90 s instead of 34 for MyCRT
+BEHIND_STRICT_OPTIONS = ("--max-wait", "10")
 
 
 def run_strict(api: str, upstream: str, tmp_path: Any, profile: dict[str, Any],
