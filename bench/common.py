@@ -136,24 +136,24 @@ def tail(path: Path, lines: int = 5) -> str:
 
 def rss_kib(pid: int) -> int:
     """VmRSS from /proc (psutil is not a dependency); 0 for a process that is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return _proc_kib(f"/proc/{pid}/status", "VmRSS:") or 0
 
 
 def pss_kib(pid: int) -> int:
     """Pss from /proc/PID/smaps_rollup (Linux 4.14+); VmRSS where it is missing."""
+    found = _proc_kib(f"/proc/{pid}/smaps_rollup", "Pss:")
+    return rss_kib(pid) if found is None else found
+
+
+def _proc_kib(path: str, field: str) -> int | None:
+    """A ``field: N kB`` line of a /proc file; None when the file or the field is missing."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1])
     except OSError:
         pass
-    return rss_kib(pid)
+    return None
 
 
 def process_tree(pid: int) -> list[int]:

@@ -22,7 +22,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from mockserver.admin import PREFIX, AdminError
 from mockserver.adminauth import COOKIE, CSRF_HEADER, refusal, session_value, token_matches
 from mockserver.clock import isoformat
-from mockserver.snapshot import parse_limit, snapshot
+from mockserver.journal import parse_limit
+from mockserver.snapshot import DEFAULT_LIMIT, MAX_LIMIT, snapshot
 
 #: newest journal entries the journal view shows
 JOURNAL_ROWS = 200
@@ -47,7 +48,7 @@ def dashboard_blueprint(mock: Any, admin_token: str | None) -> Blueprint:
     @blueprint.get("/state")
     def state() -> Response:
         try:
-            limit = parse_limit(request.args.get("limit"))
+            limit = parse_limit(request.args.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)
         except ValueError as error:
             raise AdminError(400, str(error)) from None
         return jsonify(snapshot(mock.services.store, mock.vendors, limit))

@@ -143,7 +143,7 @@ def parse_query(arguments: Mapping[str, Sequence[str]],
         raise FilterError(f"api {api!r} is not served here; served: {', '.join(operations)}")
     return Query(api=api, operation=_operation(values.get("operation"), api, operations),
                  status=_status(values.get("status")), since=_since(values.get("since")),
-                 limit=_limit(values.get("limit")))
+                 limit=parse_limit(values.get("limit")))
 
 
 def _operation(operation: str | None, api: str | None,
@@ -184,12 +184,14 @@ def _since(since: str | None) -> str | None:
                           f"not {since!r}") from None
 
 
-def _limit(limit: str | None) -> int:
-    if limit is None:
-        return CAPACITY
-    if not (limit.isascii() and limit.isdigit()):
+def parse_limit(text: str | None, default: int = CAPACITY, most: int = CAPACITY) -> int:
+    """A ``limit`` query parameter of the admin API; FilterError (a ValueError) says why
+    it cannot be used."""
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()):
         raise FilterError("limit must be a non-negative integer")
-    return min(int(limit), CAPACITY)
+    return min(int(text), most)
 
 
 def document(entry: Entry, body_limit: int | None = BODY_LIMIT) -> Document:

@@ -43,17 +43,14 @@ class TeeInput:
         self._stream, self.size = stream, size
         self._kept = bytearray()
 
-    # Granian's own input refuses -1 for "all": a size is passed on only when one is given
     def read(self, size: int | None = -1) -> bytes:
-        whole = size is None or size < 0
-        return self._keep(self._stream.read() if whole else self._stream.read(size))
+        return self._keep(_sized(self._stream.read, size))
 
     def readline(self, size: int | None = -1) -> bytes:
-        whole = size is None or size < 0
-        return self._keep(self._stream.readline() if whole else self._stream.readline(size))
+        return self._keep(_sized(self._stream.readline, size))
 
     def readlines(self, hint: int = -1) -> list[bytes]:
-        return [self._keep(line) for line in self._stream.readlines(*([hint] if hint > 0 else []))]
+        return [self._keep(line) for line in _sized(self._stream.readlines, hint or -1)]
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
@@ -74,6 +71,11 @@ class TeeInput:
                 break
             self._kept += data
         return bytes(self._kept)
+
+
+def _sized(method: Callable[..., Any], size: int | None) -> Any:
+    """``method(size)``, or ``method()`` for "all": Granian's own input refuses -1."""
+    return method() if size is None or size < 0 else method(size)
 
 
 def install(app: Flask) -> None:

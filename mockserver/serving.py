@@ -54,13 +54,7 @@ def check_port(host: str, port: int) -> int:
     """The port a server can listen on: ``port`` itself, or a free one for 0. Raises
     OSError with a one-line message when it is taken (by anything, a mock included: its
     workers' sockets share the port only among themselves)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    with _bound(host, port) as probe:
         return int(probe.getsockname()[1])
 
 
@@ -128,16 +122,21 @@ def whole_answers(app: WSGIApplication) -> WSGIApplication:
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket for :func:`threaded_server`; OSError with a one-line message."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-    except OSError as error:
-        listener.close()
-        raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    listener = _bound(host, port)
     listener.listen(1024)
     return listener
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bound = socket.socket(family, socket.SOCK_STREAM)
+    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT
+    try:
+        bound.bind((host, port))
+    except OSError as error:
+        bound.close()
+        raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return bound
 
 
 def threaded_server(app: WsgiApp, listener: socket.socket, threads: int) -> Any:

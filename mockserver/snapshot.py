@@ -41,11 +41,3 @@ def _kind(store: StateStore, kind: str, limit: int) -> dict[str, Any]:
 def _short(api: str, kind: str) -> str:
     return kind.removeprefix(f"{api}.")
 
-
-def parse_limit(text: str | None) -> int:
-    """Raises ValueError with a message for the client."""
-    if text is None:
-        return DEFAULT_LIMIT
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError("limit must be a non-negative integer")
-    return min(int(text), MAX_LIMIT)

@@ -24,6 +24,22 @@ def commit_or_roll_back(execute: Callable[[str], object]) -> Iterator[None]:
     execute("COMMIT")
 
 
+def keyset_fetch(execute: Callable[..., Any], table: str, mark: str, kind: str,
+                 descending: bool, decode: Callable[[Any], Document]) -> FetchBatch:
+    """The batches :func:`keyset_scan` reads, for a ``documents`` table with ``kind``, ``key``
+    and ``data`` columns; ``mark`` is the driver's parameter placeholder."""
+    comparison, order = ("<", "DESC") if descending else (">", "ASC")
+
+    def fetch(cursor: str | None, batch: int) -> list[tuple[str, Document]]:
+        bound = f"AND key {comparison} {mark}" if cursor is not None else ""
+        rows = execute(f"SELECT key, data FROM {table} WHERE kind = {mark} {bound} "
+                       f"ORDER BY key {order} LIMIT {mark}",
+                       (kind, cursor, batch) if cursor is not None else (kind, batch))
+        return [(key, decode(data)) for key, data in rows]
+
+    return fetch
+
+
 def keyset_scan(fetch: FetchBatch, where: Mapping[str, Any] | None,
                 after: str | None) -> Iterator[Document]:
     """Batches along the key index, growing from 64 to 4096: a page costs its own size,

@@ -22,7 +22,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import sql
@@ -30,7 +30,7 @@ from psycopg.types.json import Json, Jsonb
 from psycopg_pool import ConnectionPool
 
 from mockserver.store import Document, StoreSpecError
-from mockserver.store._sql import commit_or_roll_back, keyset_scan
+from mockserver.store._sql import commit_or_roll_back, keyset_fetch, keyset_scan
 
 SCHEMA = "mockserver"
 #: pg_advisory_xact_lock keys: every store transaction, and creating the schema
@@ -161,16 +161,8 @@ class PostgresStore:
              descending: bool = False, after: str | None = None) -> Iterator[Document]:
         """Along the primary key, keys in code point order (``COLLATE "C"``) as the other
         stores compare them."""
-        comparison, order = ("<", "DESC") if descending else (">", "ASC")
-
-        def fetch(cursor: str | None, batch: int) -> list[tuple[str, Document]]:
-            bound = f"AND key {comparison} %s" if cursor is not None else ""
-            rows = self._execute(
-                f"SELECT key, data FROM {SCHEMA}.documents WHERE kind = %s {bound} "
-                f"ORDER BY key {order} LIMIT %s",
-                (kind, cursor, batch) if cursor is not None else (kind, batch))
-            return [(key, document) for key, document in rows]
-
+        fetch = keyset_fetch(self._execute, f"{SCHEMA}.documents", "%s", kind, descending,
+                             _as_document)
         return keyset_scan(fetch, where, after)
 
     def iter_keys(self, kind: str) -> Iterator[str]:
@@ -271,6 +263,11 @@ class PostgresStore:
         if self._opened is not None and self._opened[0] == os.getpid():
             self._opened[1].close()
         self._opened = None
+
+
+def _as_document(data: Any) -> Document:
+    """``jsonb`` arrives decoded."""
+    return cast(Document, data)
 
 
 def _create_tables(connection: psycopg.Connection[Any]) -> None:

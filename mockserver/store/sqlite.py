@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.store import Document, StoreSpecError
-from mockserver.store._sql import commit_or_roll_back, keyset_scan
+from mockserver.store._sql import commit_or_roll_back, keyset_fetch, keyset_scan
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -165,16 +165,7 @@ class SqliteStore:
     def scan(self, kind: str, where: Mapping[str, Any] | None = None, *,
              descending: bool = False, after: str | None = None) -> Iterator[Document]:
         """Along the ``UNIQUE (kind, key)`` index."""
-        comparison, order = ("<", "DESC") if descending else (">", "ASC")
-
-        def fetch(cursor: str | None, batch: int) -> list[tuple[str, Document]]:
-            bound = f"AND key {comparison} ?" if cursor is not None else ""
-            rows = self._execute(
-                f"SELECT key, data FROM documents WHERE kind = ? {bound} "
-                f"ORDER BY key {order} LIMIT ?",
-                (kind, cursor, batch) if cursor is not None else (kind, batch))
-            return [(key, json.loads(data)) for key, data in rows]
-
+        fetch = keyset_fetch(self._execute, "documents", "?", kind, descending, json.loads)
         return keyset_scan(fetch, where, after)
 
     def iter_keys(self, kind: str) -> Iterator[str]:
