@@ -28,7 +28,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
@@ -187,7 +186,7 @@ def _start_subprocess(options: Options) -> MockServer:
 
 def _start_in_thread(options: Options) -> MockServer:
     from mockserver.app import Settings, create_app
-    from mockserver.serving import threaded_server
+    from mockserver.serving import in_background
 
     settings = Settings(apis=options.apis or Settings.apis, fixtures=options.fixtures,
                         state=options.state, validate_responses=options.validate_responses)
@@ -196,27 +195,15 @@ def _start_in_thread(options: Options) -> MockServer:
     except ValueError as error:  # ContractError, FixturesError, StoreSpecError
         pytest.fail(f"mockserver did not start: {error}", pytrace=False)
     listener = socket.create_server(("127.0.0.1", 0))
-    server = threaded_server(app, listener, threads=8)
-    thread = threading.Thread(target=server.run, name="mockserver", daemon=True)
-    thread.start()
+    stop_serving = in_background(app, listener, "mockserver")
 
     def stop() -> None:
-        # closing every channel from the serving thread itself ends its loop
-        server.trigger.pull_trigger(lambda: _close(server))
-        thread.join(timeout=10)
+        stop_serving()
         app.extensions["mock"].services.store.close()
 
     running = MockServer(f"http://127.0.0.1:{listener.getsockname()[1]}", options, stop)
     _wait_until_healthy(running, time.monotonic() + START_TIMEOUT)
     return running
-
-
-def _close(server: Any) -> None:
-    """What waitress's own multi-socket ``close`` does: the listener, the trigger and
-    every open connection leave the loop's map, and the loop ends."""
-    server.task_dispatcher.shutdown()
-    for channel in list(server._map.values()):
-        channel.close()
 
 
 def _wait_until_healthy(server: MockServer, deadline: float) -> None:

@@ -150,3 +150,27 @@ def threaded_server(app: WsgiApp, listener: socket.socket, threads: int) -> Any:
     return create_server(app, sockets=[listener], threads=threads, ident="mockserver",
                          connection_limit=1000, channel_timeout=30,
                          clear_untrusted_proxy_headers=False)
+
+
+def in_background(app: WsgiApp, listener: socket.socket, name: str,
+                  threads: int = 8) -> Callable[[], None]:
+    """A :func:`threaded_server` running on a daemon thread called ``name``; call what it
+    returns to stop it and wait for the thread."""
+    server = threaded_server(app, listener, threads)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        # closing every channel from the serving thread itself ends its loop
+        server.trigger.pull_trigger(lambda: _close(server))
+        thread.join(timeout=10)
+
+    return stop
+
+
+def _close(server: Any) -> None:
+    """What waitress's own multi-socket ``close`` does: the listener, the trigger and
+    every open connection leave the loop's map, and the loop ends."""
+    server.task_dispatcher.shutdown()
+    for channel in list(server._map.values()):
+        channel.close()

@@ -9,12 +9,13 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
 from broken_proxy import Answer, Breakage, BrokenProxy
-from conftest import RunningMock, fresh, run_conformance
+from conftest import fresh, run_conformance
 from holdings import BASE, assert_removed_or_listed, holdings, ids
 
 #: operations that only sign in: the one kind of write --read-only sends
@@ -81,24 +82,40 @@ def test_a_refused_clean_up_is_one_finding_and_lists_what_is_left(mock_factory, 
     assert run.report["cleanup"]["removed"] == []
 
 
-def _created_captures(mock: RunningMock) -> int:
-    return sum(1 for entry in mock.journal()
-               if entry["operation"] == "createCapture" and entry["status"] == 200)
+class AnswerHeldBack:
+    """The fifth create reaches the mock at once and its answer comes back a second later:
+    a Ctrl-C in that second finds a capture made on the server that the run has not yet
+    heard of."""
+
+    def __init__(self, creates_before: int = 4, pause: float = 1.0) -> None:
+        self.creates_before, self.pause = creates_before, pause
+        self.holding = threading.Event()
+        self.breakage = Breakage("POST", "/api/captures", self._create)
+
+    def _create(self, exchange, forward) -> Answer:
+        answer = forward(exchange)
+        if 200 <= answer.status < 300 and not self.holding.is_set():
+            if self.creates_before == 0:
+                self.holding.set()
+                time.sleep(self.pause)
+            self.creates_before -= 1
+        return answer
 
 
 def test_ctrl_c_still_removes_what_the_run_created(mock_factory, tmp_path):
-    """Interrupted mid-run (SIGINT, as Ctrl-C sends it): the clean-up runs on the way
-    out, and the exit status is 130."""
+    """Interrupted (SIGINT, as Ctrl-C sends it) while a create's answer is on its way: the
+    answer is still recorded, the clean-up runs on the way out and removes that capture
+    too, and the exit status is 130."""
     mock = fresh(mock_factory, "mycrt")
     before = holdings(mock, "mycrt")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "conformance", "run", "--api", "mycrt", "--base-url",
-         mock.url("/api")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while _created_captures(mock) < 5 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=120)
+    held = AnswerHeldBack()
+    with BrokenProxy(mock.origin, held.breakage) as proxy:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "conformance", "run", "--api", "mycrt", "--base-url",
+             proxy.url("/api")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert held.holding.wait(timeout=60), "the run never created five captures"
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output[-3000:]
     assert re.search(r"^clean-up: deleted \d+ captures", output, re.M), output[-3000:]
     assert "conformance: interrupted" in output and "Traceback" not in output
