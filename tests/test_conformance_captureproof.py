@@ -22,6 +22,7 @@ from broken_proxy import (
 )
 from conftest import (
     BEHIND_STRICT_OPTIONS,
+    PLANTED_BUG_OPTIONS,
     assert_conforms,
     assert_graded,
     assert_reported,
@@ -212,7 +213,8 @@ BROKEN = {
 def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     breakage, check = BROKEN[name]
     with BrokenProxy(mock.origin, breakage) as proxy:
-        run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path)
+        run = run_conformance("captureproof", proxy.url("/api/v1"), tmp_path,
+                              *PLANTED_BUG_OPTIONS)
     assert run.exit_status == 1, run.output
     assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])

@@ -24,6 +24,7 @@ from broken_proxy import (
 )
 from conftest import (
     BEHIND_STRICT_OPTIONS,
+    PLANTED_BUG_OPTIONS,
     assert_conforms,
     assert_graded,
     assert_reported,
@@ -186,7 +187,8 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     make_breakage, check = BROKEN[name]
     logins = Logins()
     with BrokenProxy(mock.origin, logins.breakage, make_breakage(logins)) as proxy:
-        run = run_conformance("mycrt", proxy.url("/api"), tmp_path)
+        run = run_conformance("mycrt", proxy.url("/api"), tmp_path,
+                              *PLANTED_BUG_OPTIONS)
     assert run.exit_status == 1, run.output
     assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])

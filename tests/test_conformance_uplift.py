@@ -22,6 +22,7 @@ from broken_proxy import (
 )
 from conftest import (
     BEHIND_STRICT_OPTIONS,
+    PLANTED_BUG_OPTIONS,
     assert_conforms,
     assert_graded,
     assert_reported,
@@ -145,7 +146,8 @@ HALF_ENFORCED = {
 def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
     breakage, check = BROKEN[name]
     with BrokenProxy(mock.origin, breakage) as proxy:
-        run = run_conformance("uplift", proxy.url("/v1"), tmp_path)
+        run = run_conformance("uplift", proxy.url("/v1"), tmp_path,
+                              *PLANTED_BUG_OPTIONS)
     assert run.exit_status == 1, run.output
     assert_graded(run)
     assert check in run.failed_checks, (check, run.failed_checks, run.output[-3000:])
@@ -156,7 +158,8 @@ def test_a_planted_bug_is_reported_under_its_check(mock, tmp_path, name):
 def test_a_half_enforced_rule_is_caught_and_named(mock, tmp_path, name):
     change, mutation = HALF_ENFORCED[name]
     with BrokenProxy(mock.origin, rewrite_request_json("POST", "/v1/captures", change)) as proxy:
-        run = run_conformance("uplift", proxy.url("/v1"), tmp_path)
+        run = run_conformance("uplift", proxy.url("/v1"), tmp_path,
+                              *PLANTED_BUG_OPTIONS)
     assert run.exit_status == 1, run.output
     assert_graded(run)
     assert run.failed_checks == {"rejects_invalid_input"}, run.output[-3000:]
