@@ -9,6 +9,7 @@ a second one interrupts at once, for a target that never answers.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ def deferred() -> Iterator[None]:
         if received:
             raise KeyboardInterrupt
         received.append(signum)
+        print("conformance: stopping once the request in flight is answered "
+              "(Ctrl-C again: at once)", file=sys.stderr, flush=True)
 
     signal.signal(signal.SIGINT, hold)
     try:

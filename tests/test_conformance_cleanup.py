@@ -89,7 +89,7 @@ class AnswerHeldBack:
 
     def __init__(self, creates_before: int = 4, pause: float = 1.0) -> None:
         self.creates_before, self.pause = creates_before, pause
-        self.holding = threading.Event()
+        self.holding, self.released = threading.Event(), threading.Event()
         self.breakage = Breakage("POST", "/api/captures", self._create)
 
     def _create(self, exchange, forward) -> Answer:
@@ -97,7 +97,7 @@ class AnswerHeldBack:
         if 200 <= answer.status < 300 and not self.holding.is_set():
             if self.creates_before == 0:
                 self.holding.set()
-                time.sleep(self.pause)
+                self.released.wait(self.pause)
             self.creates_before -= 1
         return answer
 
@@ -118,8 +118,32 @@ def test_ctrl_c_still_removes_what_the_run_created(mock_factory, tmp_path):
         output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output[-3000:]
     assert re.search(r"^clean-up: deleted \d+ captures", output, re.M), output[-3000:]
+    assert "conformance: stopping once the request in flight is answered" in output
     assert "conformance: interrupted" in output and "Traceback" not in output
     assert holdings(mock, "mycrt") == before
+
+
+def test_a_second_ctrl_c_does_not_wait_for_the_answer(mock_factory, tmp_path):
+    """For a target that never answers: the second SIGINT ends the run at once. The
+    capture whose answer never came stays (the run never learnt its id); every other is
+    removed."""
+    mock = fresh(mock_factory, "mycrt")
+    before = holdings(mock, "mycrt")
+    held = AnswerHeldBack(pause=60)
+    with BrokenProxy(mock.origin, held.breakage) as proxy:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "conformance", "run", "--api", "mycrt", "--base-url",
+             proxy.url("/api")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert held.holding.wait(timeout=60), "the run never created five captures"
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+        held.released.set()
+    assert process.returncode == 130, output[-3000:]
+    assert "conformance: interrupted" in output and "Traceback" not in output
+    left = holdings(mock, "mycrt")["primary"] - before["primary"]
+    assert len(left) == 1, left
 
 
 @pytest.mark.parametrize("api", list(BASE))
