@@ -83,11 +83,11 @@ def test_a_refused_clean_up_is_one_finding_and_lists_what_is_left(mock_factory, 
 
 
 class AnswerHeldBack:
-    """The fifth create reaches the mock at once and its answer comes back a second later:
-    a Ctrl-C in that second finds a capture made on the server that the run has not yet
-    heard of."""
+    """The fifth create reaches the mock at once and its answer comes back ``pause``
+    seconds later: a Ctrl-C then finds a capture made on the server that the run has not
+    yet heard of."""
 
-    def __init__(self, creates_before: int = 4, pause: float = 1.0) -> None:
+    def __init__(self, pause: float, creates_before: int = 4) -> None:
         self.creates_before, self.pause = creates_before, pause
         self.holding, self.released = threading.Event(), threading.Event()
         self.breakage = Breakage("POST", "/api/captures", self._create)
@@ -102,46 +102,45 @@ class AnswerHeldBack:
         return answer
 
 
-def test_ctrl_c_still_removes_what_the_run_created(mock_factory, tmp_path):
-    """Interrupted (SIGINT, as Ctrl-C sends it) while a create's answer is on its way: the
-    answer is still recorded, the clean-up runs on the way out and removes that capture
-    too, and the exit status is 130."""
-    mock = fresh(mock_factory, "mycrt")
-    before = holdings(mock, "mycrt")
-    held = AnswerHeldBack()
+def interrupted_inside_a_create(mock, pause: float, interrupts: int) -> tuple[int, str]:
+    """A MyCRT run sent ``interrupts`` SIGINTs (as Ctrl-C sends them), half a second
+    apart, while the fifth create's answer is held back; its exit status and output."""
+    held = AnswerHeldBack(pause)
     with BrokenProxy(mock.origin, held.breakage) as proxy:
         process = subprocess.Popen(
             [sys.executable, "-m", "conformance", "run", "--api", "mycrt", "--base-url",
              proxy.url("/api")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert held.holding.wait(timeout=60), "the run never created five captures"
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=120)
-    assert process.returncode == 130, output[-3000:]
-    assert re.search(r"^clean-up: deleted \d+ captures", output, re.M), output[-3000:]
+        for interrupt in range(interrupts):
+            time.sleep(0.5 if interrupt else 0)
+            process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+        held.released.set()
+    assert "conformance: interrupted" in output and "Traceback" not in output, output
+    return process.returncode, output
+
+
+def test_ctrl_c_still_removes_what_the_run_created(mock_factory):
+    """Interrupted while a create's answer is on its way: the answer is still recorded,
+    the clean-up runs on the way out and removes that capture too, and the exit status is
+    130."""
+    mock = fresh(mock_factory, "mycrt")
+    before = holdings(mock, "mycrt")
+    status, output = interrupted_inside_a_create(mock, pause=1.0, interrupts=1)
+    assert status == 130, output[-3000:]
     assert "conformance: stopping once the request in flight is answered" in output
-    assert "conformance: interrupted" in output and "Traceback" not in output
+    assert re.search(r"^clean-up: deleted \d+ captures", output, re.M), output[-3000:]
     assert holdings(mock, "mycrt") == before
 
 
-def test_a_second_ctrl_c_does_not_wait_for_the_answer(mock_factory, tmp_path):
+def test_a_second_ctrl_c_does_not_wait_for_the_answer(mock_factory):
     """For a target that never answers: the second SIGINT ends the run at once. The
     capture whose answer never came stays (the run never learnt its id); every other is
     removed."""
     mock = fresh(mock_factory, "mycrt")
     before = holdings(mock, "mycrt")
-    held = AnswerHeldBack(pause=60)
-    with BrokenProxy(mock.origin, held.breakage) as proxy:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "conformance", "run", "--api", "mycrt", "--base-url",
-             proxy.url("/api")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert held.holding.wait(timeout=60), "the run never created five captures"
-        process.send_signal(signal.SIGINT)
-        time.sleep(0.5)
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
-        held.released.set()
-    assert process.returncode == 130, output[-3000:]
-    assert "conformance: interrupted" in output and "Traceback" not in output
+    status, output = interrupted_inside_a_create(mock, pause=60, interrupts=2)
+    assert status == 130, output[-3000:]
     left = holdings(mock, "mycrt")["primary"] - before["primary"]
     assert len(left) == 1, left
 
