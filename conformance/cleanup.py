@@ -195,10 +195,10 @@ def _delete(session: Session, created: Created) -> Exchange:
                                                                   getattr(session, owner)):
         return exchange
     try:
-        setattr(session, owner, session.adapter.sign_in(session, session.profile[owner]))
+        renewed = session.sign_in_again(owner)
     except SetupError:
         return exchange
-    return session.client.send(case, getattr(session, owner))
+    return session.client.send(case, renewed)
 
 
 def summary(outcome: Outcome, nothing_created: bool) -> list[str]:

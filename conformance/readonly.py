@@ -23,7 +23,6 @@ class LeftOut(Exception):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"{what}: {REASON}")
-        self.what = what
 
 
 def writes(operation: Operation, sign_ins: frozenset[str]) -> bool:

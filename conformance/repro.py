@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from conformance.readonly import READS
 from conformance.transport import CURL_OWN_HEADERS, Exchange
 
 #: query and body strings shorter than this are taken literally (limits, flags, text)
@@ -39,7 +40,6 @@ MOST_STEPS = 12
 MOST_SLEEP = 120
 #: the mock's clock: a run that moved it is replayed moving it as much
 CLOCK_PATH = "/__admin/clock"
-_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: a piece of a shell word: literal text, or the name of a variable
 Piece = tuple[bool, str]
@@ -205,7 +205,7 @@ def _producer(plan: _Plan, before: int, value: str, where: str) -> _Origin | Non
     raw = value.encode()
     for index in range(before - 1, -1, -1):
         exchange = plan.history[index]
-        if (exchange.method in _SAFE and not form) or not 200 <= exchange.status < 300 or (
+        if (exchange.method in READS and not form) or not 200 <= exchange.status < 300 or (
                 raw not in exchange.body and value not in exchange.headers.get("Set-Cookie", "")):
             continue
         if any(carried == value for carried, place in _carried(exchange, None)
@@ -259,7 +259,7 @@ def _changes(history: Sequence[Exchange], start: int, end: int, value: str,
     (a credential on a request with neither path values nor body)."""
     for index in range(start + 1, end):
         exchange = history[index]
-        if exchange.method in _SAFE or not 200 <= exchange.status < 300:
+        if exchange.method in READS or not 200 <= exchange.status < 300:
             continue
         named = value in exchange.path_values.values() or value in dict(
             parse_qsl(urlsplit(exchange.url).query)).values()

@@ -223,9 +223,14 @@ class Session:
             f"they stopped working ({refused.status} "
             f"{refused.body[:120].decode('utf-8', 'replace')}); signed in again",
             at=("security", NOTE)), refused)
+        return self.client.send(request, self.sign_in_again(role))
+
+    def sign_in_again(self, role: str) -> Credentials:
+        """Fresh credentials for the profile account ``role`` ("primary" or "secondary"),
+        kept as its credentials from now on."""
         renewed = self.adapter.sign_in(self, self.profile[role])
         setattr(self, role, renewed)
-        return self.client.send(request, renewed)
+        return renewed
 
     def judge_response(self, exchange: Exchange) -> None:
         """Every response check, on any exchange with a known operation."""

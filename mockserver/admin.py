@@ -24,14 +24,17 @@ class AdminError(Exception):
         self.status, self.message = status, message
 
 
+def admin_error_answer(error: AdminError) -> tuple[Response, int]:
+    """The admin API's and the dashboard's one error shape."""
+    return jsonify(error="AdminError", message=error.message), error.status
+
+
 def admin_blueprint(mock: Any, admin_token: str | None) -> Blueprint:
     """``mock`` is the app's :class:`mockserver.app.Mock`."""
     blueprint = Blueprint("admin", __name__, url_prefix=PREFIX)
     blueprint.before_request(_guard(admin_token))
 
-    @blueprint.errorhandler(AdminError)
-    def admin_error(error: AdminError) -> tuple[Response, int]:
-        return jsonify(error="AdminError", message=error.message), error.status
+    blueprint.register_error_handler(AdminError, admin_error_answer)
 
     @blueprint.get("/health")
     def health() -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,7 +116,7 @@ def create_app(settings: Settings, mock: Mock | None = None) -> Flask:
     engine = Engine(mock.apis, mock.services, mock.faults)
     accepted_headers: dict[str, tuple[str, ...]] = {}
     for operation in mock.operations():
-        endpoint = _route(app, engine, operation)
+        endpoint = route(app, operation, engine.dispatch)
         accepted_headers[endpoint] = mock.apis[operation.api].contract.request_headers(operation)
     accepted_headers.update(_route_trailing_slashes(app, mock))
     accepted_headers.update(_route_object_store(app, mock.services.objects))
@@ -143,15 +143,16 @@ def _api(contract: Contract, vendor: VendorApi, validate_responses: bool) -> Api
     return Api(contract, vendor, RequestValidator(contract), responses)
 
 
-def _route(app: Flask, engine: Engine, operation: Operation) -> str:
-    """The operation's route; returns its endpoint name."""
+def route(app: Flask, operation: Operation, handle: Callable[[Operation], Response]) -> str:
+    """The operation's route, answered by ``handle`` (the engine's, or the proxy's);
+    returns its endpoint name."""
     rule = operation.full_path.replace("{", "<").replace("}", ">")
     # no dot: Flask reads "a.b" as endpoint b of blueprint a and looks up a's hooks on
     # every request; these routes belong to no blueprint
     endpoint = f"{operation.api}:{operation.operation_id}"
 
     def view(**_: str) -> Response:
-        return engine.dispatch(operation)
+        return handle(operation)
 
     app.add_url_rule(rule, endpoint=endpoint, view_func=view,
                      methods=[operation.method], provide_automatic_options=False)

@@ -181,7 +181,7 @@ def _proxy(arguments: argparse.Namespace) -> int:
         app = create_proxy_app(settings, upstream, _report, recorder)
         listener = serving.bind(arguments.host, arguments.port)
         base = app.extensions["mock"].apis[arguments.api].contract.base_path
-        print(f"mockserver: proxying {arguments.api} at http://{arguments.host}:"
+        print(f"mockserver: proxying {arguments.api} at http://{_url_host(arguments.host)}:"
               f"{listener.getsockname()[1]}{base} to {upstream.base_url}",
               file=sys.stderr, flush=True)
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # close the recording

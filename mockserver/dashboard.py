@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from mockserver.admin import PREFIX, AdminError
+from mockserver.admin import PREFIX, AdminError, admin_error_answer
 from mockserver.adminauth import COOKIE, CSRF_HEADER, refusal, session_value, token_matches
 from mockserver.clock import isoformat
 from mockserver.journal import parse_limit
@@ -41,9 +41,7 @@ def dashboard_blueprint(mock: Any, admin_token: str | None) -> Blueprint:
     blueprint.before_request(_guard(admin_token))
     blueprint.after_request(_harden)
 
-    @blueprint.errorhandler(AdminError)
-    def admin_error(error: AdminError) -> tuple[Response, int]:
-        return jsonify(error="AdminError", message=error.message), error.status
+    blueprint.register_error_handler(AdminError, admin_error_answer)
 
     @blueprint.get("/state")
     def state() -> Response:

@@ -61,11 +61,9 @@ class Engine:
         return response
 
     def _reply(self, api: Api, operation: Operation, request: Request) -> Reply:
-        verdict = self.faults.judge(operation, lambda: api.vendor.credential(request))
-        if verdict.latency_ms:  # in this thread; the server serves others on other threads
-            time.sleep(verdict.latency_ms / 1000)
-        if verdict.status is not None:
-            return documented_reply(api.contract, operation, verdict.status, verdict.retry_after)
+        faulted = fault_reply(self.faults, api, operation, request)
+        if faulted is not None:
+            return faulted
         oversized = self._oversized(api, operation, request)
         if oversized is not None:
             return oversized
@@ -125,6 +123,19 @@ class Engine:
         response.set_data(jsonbody.dumps(body))
         response.status_code = 500
         response.content_type = "application/json"
+
+
+def fault_reply(faults: Faults, api: Api, operation: Operation,
+                request: Request) -> Reply | None:
+    """What the fault rules make of this request: their latency slept here (in this
+    thread; the server serves others on other threads), then their status as the contract
+    documents it, or None for the real answer."""
+    verdict = faults.judge(operation, lambda: api.vendor.credential(request))
+    if verdict.latency_ms:
+        time.sleep(verdict.latency_ms / 1000)
+    if verdict.status is None:
+        return None
+    return documented_reply(api.contract, operation, verdict.status, verdict.retry_after)
 
 
 def documented_reply(contract: Contract, operation: Operation, status: int,

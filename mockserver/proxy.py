@@ -23,11 +23,11 @@ from werkzeug.exceptions import HTTPException
 
 from mockserver.admin import PREFIX as ADMIN_PREFIX
 from mockserver.admin import AdminError, admin_blueprint
-from mockserver.app import Mock, Settings, build_mock
+from mockserver.app import Mock, Settings, build_mock, route
 from mockserver.clock import isoformat
 from mockserver.contracts import Operation
 from mockserver.dashboard import dashboard_blueprint
-from mockserver.engine import Api, documented_reply, to_response
+from mockserver.engine import Api, fault_reply, to_response
 from mockserver.harrecord import Recorder
 from mockserver.journal import Entry, Message
 from mockserver.upstream import Answer, Headers, Upstream, UpstreamError
@@ -112,13 +112,8 @@ class Proxy:
         return _to_client(answer)
 
     def _fault(self, operation: Operation) -> Response | None:
-        verdict = self.mock.faults.judge(operation, lambda: self.api.vendor.credential(request))
-        if verdict.latency_ms:
-            time.sleep(verdict.latency_ms / 1000)
-        if verdict.status is None:
-            return None
-        return to_response(documented_reply(self.api.contract, operation, verdict.status,
-                                            verdict.retry_after))
+        faulted = fault_reply(self.mock.faults, self.api, operation, request)
+        return None if faulted is None else to_response(faulted)
 
     def _request_problems(self, operation: Operation) -> list[Problem]:
         try:
@@ -178,7 +173,7 @@ def create_proxy_app(settings: ProxySettings, upstream: Upstream, report: Report
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.merge_slashes = False
     for operation in api.contract.operations:
-        _route(app, proxy, operation)
+        route(app, operation, proxy.handle)
     below = api.contract.base_path
     for rule in (f"{below}/<path:rest>", below or "/"):
         app.add_url_rule(rule, endpoint=f"forward:{rule}", methods=METHODS,
@@ -189,15 +184,6 @@ def create_proxy_app(settings: ProxySettings, upstream: Upstream, report: Report
     _install_error_pages(app, below, upstream.base_url)
     app.extensions["mock"] = mock
     return app
-
-
-def _route(app: Flask, proxy: Proxy, operation: Operation) -> None:
-    def view(**_: str) -> Response:
-        return proxy.handle(operation)
-
-    app.add_url_rule(operation.full_path.replace("{", "<").replace("}", ">"),
-                     endpoint=f"{operation.api}.{operation.operation_id}", view_func=view,
-                     methods=[operation.method], provide_automatic_options=False)
 
 
 def _install_error_pages(app: Flask, below: str, upstream: str) -> None:

@@ -9,7 +9,6 @@ million records stay a page), and says whether there are more.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from itertools import islice
 from typing import Any
 
 from mockserver.store import StateStore
@@ -29,7 +28,7 @@ def snapshot(store: StateStore, vendors: Mapping[str, VendorApi],
 
 
 def _kind(store: StateStore, kind: str, limit: int) -> dict[str, Any]:
-    keys = list(islice(store.iter_keys(kind), limit + 1))
+    keys = list(store.iter_keys(kind, limit + 1))
     items = []
     for key in keys[:limit]:
         document = store.get(kind, key)

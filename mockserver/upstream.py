@@ -37,7 +37,6 @@ class UpstreamError(OSError):
 @dataclass
 class Answer:
     status: int
-    reason: str
     headers: Headers
     raw: bytes  # as it came, to forward
     body: bytes | None  # decoded, to check; None if its encoding is not one we read
@@ -83,7 +82,7 @@ class Upstream:
                                 f"{_reason(error)}") from None
         answer_headers = [(name, value) for name, value in response.raw.headers.items()
                           if name.lower() not in HOP_BY_HOP]
-        answer = Answer(response.status_code, response.reason or "", answer_headers, raw, None)
+        answer = Answer(response.status_code, answer_headers, raw, None)
         answer.body = _decoded(raw, answer.header("Content-Encoding"))
         return answer
 

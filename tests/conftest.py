@@ -23,6 +23,7 @@ import pytest
 import requests
 import yaml
 from hypothesis import HealthCheck, settings
+
 from strict_server import BASE_PATHS, strict_server
 
 # Property tests in this suite: "ci" is the default; "thorough" is for fuzzing sessions

@@ -10,9 +10,6 @@ import requests
 
 from conftest import ConformanceRun, RunningMock
 
-BASE = {"mycrt": "/api", "uplift": "/v1", "biometricscloud": "/api/v1",
-        "captureproof": "/api/v1"}
-
 
 def _mycrt(mock: RunningMock, account: dict[str, Any]) -> list[tuple[Any, ...]]:
     login = requests.post(mock.url("/api/users/login"), json={

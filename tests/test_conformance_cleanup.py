@@ -16,7 +16,8 @@ import pytest
 
 from broken_proxy import Answer, Breakage, BrokenProxy
 from conftest import fresh, run_conformance
-from holdings import BASE, assert_removed_or_listed, holdings, ids
+from holdings import assert_removed_or_listed, holdings, ids
+from strict_server import BASE_PATHS
 
 #: operations that only sign in: the one kind of write --read-only sends
 SIGN_INS = {"login", "createSession"}
@@ -28,7 +29,7 @@ def test_what_a_run_creates_is_removed_or_listed_with_the_reason(mock_factory, t
     """MyCRT and Uplift are judged so in test_conformance_baseline.py's runs."""
     mock = fresh(mock_factory, api)
     before = holdings(mock, api)
-    run = run_conformance(api, mock.url(BASE[api]), tmp_path, *FEW)
+    run = run_conformance(api, mock.url(BASE_PATHS[api]), tmp_path, *FEW)
     assert run.exit_status == 0, run.output[-3000:]
     assert_removed_or_listed(run, api, before, holdings(mock, api))
 
@@ -145,14 +146,14 @@ def test_a_second_ctrl_c_does_not_wait_for_the_answer(mock_factory):
     assert len(left) == 1, left
 
 
-@pytest.mark.parametrize("api", list(BASE))
+@pytest.mark.parametrize("api", list(BASE_PATHS))
 def test_read_only_changes_nothing_and_lists_what_it_left_out(mock_factory, tmp_path, api):
     """--read-only: no write but a sign-in answers 2xx (the mock's own journal, presigned
     uploads included), every account sees what it saw, and the run passes: the checks
     that need writes are listed as left out, exempt."""
     mock = fresh(mock_factory, api)
     before = holdings(mock, api)
-    run = run_conformance(api, mock.url(BASE[api]), tmp_path, "--read-only", *FEW)
+    run = run_conformance(api, mock.url(BASE_PATHS[api]), tmp_path, "--read-only", *FEW)
     journal = mock.journal()
     assert len(journal) < 1000, "the journal no longer holds the whole run"
     writes = [(entry["method"], entry["path"]) for entry in journal

@@ -51,10 +51,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from conftest import RunningMock, start_mock
+from strict_server import BASE_PATHS
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
-BASE_PATHS = {"captureproof": "/api/v1", "mycrt": "/api", "biometricscloud": "/api/v1",
-              "uplift": "/v1"}
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
           content_type_conformance]
 PROFILES: dict[str, dict[str, Any]] = {

@@ -19,19 +19,24 @@ from typing import Any
 
 from bench.common import PYTHON, ROOT, WORK, Server, free_port, log, start_mock, start_server
 from bench.config import Config
+from bench.operations import base_path
 from bench.sections.conformance_speed import server_reset
+from vendor_specs import API_NAMES
 
-#: each API's base path (INTERFACES.md), on the mock and on the strict variant alike
-BASE_PATHS = {"uplift": "/v1", "mycrt": "/api", "biometricscloud": "/api/v1",
-              "captureproof": "/api/v1"}
 TIMEOUT = 900
+
+
+def _quick_options(config: Config) -> list[str]:
+    """What a quick bench run passes to each conformance run."""
+    if not config.quick:
+        return []
+    return ["--max-examples", str(config.conformance_examples), "--max-wait", "10"]
 
 
 def _run(api: str, base_url: str, config: Config, *options: str) -> dict[str, Any]:
     report = WORK / f"conformance-{api}.json"
     report.unlink(missing_ok=True)
-    settings = [] if not config.quick else ["--max-examples", str(config.conformance_examples),
-                                            "--max-wait", "10"]
+    settings = _quick_options(config)
     command = [PYTHON, "-m", "conformance", "run", "--api", api, "--base-url", base_url,
                "--report", str(report), *settings, *options]
     started = time.perf_counter()
@@ -73,7 +78,8 @@ def run(config: Config) -> dict[str, Any]:
     results: dict[str, Any] = {}
     try:
         profile = _profile(mock)
-        for api, base in BASE_PATHS.items():
+        for api in API_NAMES:
+            base = base_path(api)  # on the mock and on the strict variant alike
             server_reset(mock)
             log(f"  {api} against the mock")
             on_mock = _run(api, mock.origin + base, config)
@@ -87,8 +93,7 @@ def run(config: Config) -> dict[str, Any]:
             results[api] = {"mock": on_mock, "strict": on_strict}
     finally:
         mock.stop()
-    options = "" if not config.quick else (f" --max-examples {config.conformance_examples}"
-                                           " --max-wait 10")
+    options = "".join(" " + option for option in _quick_options(config))
     return {"commands": {"mock": f"conformance run --api API --base-url URL{options}",
                          "strict": f"conformance run --api API --base-url STRICT_URL "
                                    f"--profile PROFILE{options}"},

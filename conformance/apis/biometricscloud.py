@@ -24,7 +24,7 @@ from hypothesis.stateful import Bundle, consumes, multiple, precondition
 
 from conformance import baseline
 from conformance.apis._common import bearer, plain_text
-from conformance.baseline import Variant
+from conformance.baseline import Variant, answered
 from conformance.cleanup import Disposal, body_field, release
 from conformance.generation.positive import Pins
 from conformance.results import Failure
@@ -287,12 +287,6 @@ def downloaded(session: Session, url: Any, content: bytes) -> tuple[Failure | No
                        f"{len(exchange.body)} bytes {exchange.body[:32]!r}",
                        file_url_at(session)), exchange
     return None, exchange
-
-
-def answered(exchange: Exchange) -> str:
-    """Status and the start of the body on one line (S3 errors are multi-line XML)."""
-    return f"{exchange.status} " + " ".join(
-        exchange.body[:200].decode("utf-8", "replace").split())
 
 
 def shown_fields(exchange: Exchange, expected: Mapping[str, Any],

@@ -139,7 +139,9 @@ class MyCrtAdapter:
         fresh: dict[str, Any]
         readable: dict[str, Any]
         if session.settings.read_only:  # writes name no capture; reads one that is there
-            fresh, readable = {"id": UNKNOWN_ID}, {"id": existing_capture_id(session)}
+            reads = operation.operation_id in ("getCapture", "getCaptureMetrics")
+            fresh = {"id": UNKNOWN_ID}
+            readable = {"id": existing_capture_id(session) if reads else UNKNOWN_ID}
         else:
             fresh = readable = {"id": st.builds(lambda: fresh_capture_id(session))}
         table: dict[str, Pins | None] = {

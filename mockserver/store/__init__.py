@@ -39,7 +39,8 @@ class StateStore(Protocol):
         """Documents in key order (or reverse), strictly after the key ``after``, lazily:
         a keyset page reads only as far as it needs, however many documents there are."""
 
-    def iter_keys(self, kind: str) -> Iterator[str]: ...
+    def iter_keys(self, kind: str, most: int | None = None) -> Iterator[str]:
+        """A kind's keys in insertion order; the first ``most`` only, when given."""
 
     def trim(self, kind: str, keep: int) -> None:
         """Drop all but the ``keep`` most recently inserted documents of a kind."""

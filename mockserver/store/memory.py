@@ -160,9 +160,9 @@ class MemoryStore:
                 return [document for document in documents if document.get(field) == value]
             return [document for document in documents if matches(document, where)]
 
-    def iter_keys(self, kind: str) -> Iterator[str]:
+    def iter_keys(self, kind: str, most: int | None = None) -> Iterator[str]:
         with self._lock:
-            return iter(list(self._documents.get(kind, {})))
+            return iter(list(itertools.islice(self._documents.get(kind, {}), most)))
 
     def trim(self, kind: str, keep: int) -> None:
         with self._lock:

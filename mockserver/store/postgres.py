@@ -165,9 +165,9 @@ class PostgresStore:
                              _as_document)
         return keyset_scan(fetch, where, after)
 
-    def iter_keys(self, kind: str) -> Iterator[str]:
-        rows = self._execute(f"SELECT key FROM {SCHEMA}.documents WHERE kind = %s ORDER BY seq",
-                             (kind,))
+    def iter_keys(self, kind: str, most: int | None = None) -> Iterator[str]:
+        rows = self._execute(f"SELECT key FROM {SCHEMA}.documents WHERE kind = %s ORDER BY seq "
+                             "LIMIT %s", (kind, most))  # NULL: no limit
         return iter([key for (key,) in rows])
 
     def trim(self, kind: str, keep: int) -> None:

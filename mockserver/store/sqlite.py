@@ -168,8 +168,9 @@ class SqliteStore:
         fetch = keyset_fetch(self._execute, "documents", "?", kind, descending, json.loads)
         return keyset_scan(fetch, where, after)
 
-    def iter_keys(self, kind: str) -> Iterator[str]:
-        rows = self._execute("SELECT key FROM documents WHERE kind = ? ORDER BY seq", (kind,))
+    def iter_keys(self, kind: str, most: int | None = None) -> Iterator[str]:
+        rows = self._execute("SELECT key FROM documents WHERE kind = ? ORDER BY seq LIMIT ?",
+                             (kind, -1 if most is None else most))  # SQLite: -1, no limit
         return iter([key for (key,) in rows])
 
     def trim(self, kind: str, keep: int) -> None:
