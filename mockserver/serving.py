@@ -161,16 +161,24 @@ def in_background(app: WsgiApp, listener: socket.socket, name: str,
     thread.start()
 
     def stop() -> None:
-        # closing every channel from the serving thread itself ends its loop
-        server.trigger.pull_trigger(lambda: _close(server))
+        # a worker that finishes a request pulls the trigger too, and may wake the loop
+        # between our thunk and our pull: the pipe must stay open until the loop has ended
+        server.trigger.pull_trigger(lambda: _end_loop(server))
         thread.join(timeout=10)
+        server.trigger.close()
 
     return stop
 
 
-def _close(server: Any) -> None:
-    """What waitress's own multi-socket ``close`` does: the listener, the trigger and
-    every open connection leave the loop's map, and the loop ends."""
+def _end_loop(server: Any) -> None:
+    """Run by the loop itself: every connection and the listener close, the trigger leaves
+    the loop's map (its pipe stays open), and the loop, its map empty, ends."""
+    from waitress import wasyncore
+
     server.task_dispatcher.shutdown()
+    server.trigger.del_channel()
     for channel in list(server._map.values()):
-        channel.close()
+        if channel is server:
+            wasyncore.dispatcher.close(server)  # its own close() would close the trigger
+        else:
+            channel.close()
