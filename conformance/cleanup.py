@@ -3,10 +3,12 @@ allows: a run against a vendor's sandbox must not leave its test data behind.
 
 Every answer the session sees passes through :meth:`Ledger.observe`: a 2xx from an
 operation that creates something records it (its id, and which account made it), a 2xx
-from the operation that removes it crosses it off. :func:`clean_up` then removes what is
-left, with requests of its own that no check judges: a refused removal is one ``cleanup``
-finding, never a ``delete_is_final`` one. Where the API offers no removal, the summary
-says what stays and why.
+from the operation that removes it crosses it off. A create sent whose answer never came
+(a timeout, a second Ctrl-C) is recorded too: the server may have made it, and where the
+API lets the run find it by a name of its own, the clean-up does. :func:`clean_up` then
+removes what is left, with requests of its own that no check judges: a refused removal
+is one ``cleanup`` finding, never a ``delete_is_final`` one. Where the API offers no
+removal, the summary says what stays and why.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conformance.baseline import answered
+from conformance.baseline import RUN, answered
 from conformance.results import Failure
 from conformance.transport import Case, Credentials, Exchange, TargetUnreachable
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from conformance.session import Session
 
 Identify = Callable[[Case, Exchange], Any]
+#: the id of what a never-answered create made, by the name it sent; None: none has it
+Find = Callable[["Session", Case, Credentials], Any]
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,10 @@ class Disposal:
     verb: str = "deleted"
     #: why one stays, where there is no delete
     kept_because: str = ""
+    #: the create's field that names one, and how one whose create was never answered is
+    #: found by it; only a name of the run's own tells it from anyone else's
+    name_field: str = ""
+    find: Find | None = None
 
 
 def body_field(name: str) -> Identify:
@@ -60,7 +68,9 @@ class Created:
     #: "primary" or "secondary" (the delete uses that account's credentials of the moment,
     #: renewed or not), else the credentials themselves (a session of the run's own)
     owner: str | Credentials
-    exchange: Exchange
+    #: what the create sent, and its answer (None: it never came)
+    case: Case
+    exchange: Exchange | None
     removed: bool = False
 
 
@@ -97,9 +107,16 @@ class Ledger:
         for disposal in self.disposals:
             if operation_id == disposal.create:
                 self.entries.append(Created(disposal, disposal.identify(case, exchange), owner,
-                                            exchange))
+                                            case, exchange))
             elif operation_id == disposal.delete:
                 self._cross_off(disposal, case.path_params.get(disposal.id_param))
+
+    def unanswered(self, case: Case, owner: str | Credentials) -> None:
+        """A request sent whose answer never came: if it creates something, the server may
+        have made it."""
+        for disposal in self.disposals:
+            if case.operation.operation_id == disposal.create:
+                self.entries.append(Created(disposal, None, owner, case, None))
 
     def name(self, exchange: Exchange, identifier: Any) -> None:
         """The id of something whose create answered none (found later, in a list)."""
@@ -137,11 +154,36 @@ def clean_up(session: Session) -> Outcome:
     if session.settings.keep_data:
         outcome.kept = ledger.outstanding()
     else:
-        _remove(session, ledger.outstanding(), outcome)
+        _remove(session, _found(session, ledger.outstanding(), outcome), outcome)
     ledger.outcome = outcome
     for line in summary(outcome, not ledger.entries):
         session.progress(line)
     return outcome
+
+
+def _found(session: Session, outstanding: list[Created], outcome: Outcome) -> list[Created]:
+    """``outstanding`` with the ids of what never-answered creates made, where the API lets
+    the run find them; one found not to exist leaves the list, one not looked for stays."""
+    kept = []
+    for created in outstanding:
+        find = created.disposal.find
+        if created.exchange is None and find is not None and _runs_own_name(created):
+            try:
+                created.id = find(session, created.case, _credentials(session, created.owner))
+            except TargetUnreachable as error:
+                outcome.left.append((created, f"its create was never answered, and the "
+                                              f"target became unreachable: {error}"))
+                continue
+            if created.id is None:
+                continue
+        kept.append(created)
+    return kept
+
+
+def _runs_own_name(created: Created) -> bool:
+    body = created.case.body
+    name = body.get(created.disposal.name_field) if isinstance(body, dict) else None
+    return isinstance(name, str) and RUN in name
 
 
 def _remove(session: Session, chosen: list[Created], outcome: Outcome) -> None:
@@ -173,9 +215,18 @@ def _remove(session: Session, chosen: list[Created], outcome: Outcome) -> None:
 def _why_it_stays(created: Created) -> str | None:
     if created.disposal.delete is None:
         return created.disposal.kept_because
+    if created.id is None and created.exchange is None:
+        return ("its create was never answered: the server may have made it, and the run "
+                "cannot tell it from anyone else's")
     if created.id is None:
         return "its create answered no id to delete it by"
     return None
+
+
+def _credentials(session: Session, owner: str | Credentials) -> Credentials:
+    """A profile account's credentials of the moment, or a session of the run's own."""
+    credentials: Credentials = getattr(session, owner) if isinstance(owner, str) else owner
+    return credentials
 
 
 def _delete(session: Session, created: Created) -> Exchange:
@@ -186,11 +237,11 @@ def _delete(session: Session, created: Created) -> Exchange:
     assert disposal.delete is not None
     case = Case(session.operation(disposal.delete), path_params={disposal.id_param: created.id})
     owner = created.owner
+    exchange = session.client.send(case, _credentials(session, owner))
     if not isinstance(owner, str):
-        return session.client.send(case, owner)
+        return exchange
     from conformance.session import SetupError  # the session module imports this one
 
-    exchange = session.client.send(case, getattr(session, owner))
     if exchange.status not in (401, 403) or session.adapter.alive(session,
                                                                   getattr(session, owner)):
         return exchange
@@ -233,5 +284,6 @@ def _plural(kind: str, count: int) -> str:
 
 
 def _ids(group: list[Created], shown: int = 10) -> str:
-    ids = ", ".join(str(created.id) for created in group[:shown])
+    ids = ", ".join("unknown id" if created.id is None else str(created.id)
+                    for created in group[:shown])
     return ids + (f" and {len(group) - shown} more" if len(group) > shown else "")

@@ -19,7 +19,14 @@ from conformance.generation.positive import Pins
 from conformance.readonly import LeftOut, writes
 from conformance.results import Failure, Results
 from conformance.spec import ApiSpec, Operation
-from conformance.transport import NO_CREDENTIALS, Case, Client, Credentials, Exchange
+from conformance.transport import (
+    NO_CREDENTIALS,
+    Case,
+    Client,
+    Credentials,
+    Exchange,
+    TargetUnreachable,
+)
 from vendor_specs.sources import NOTE, ROOT, Rule, source_of
 
 
@@ -198,9 +205,13 @@ class Session:
             self.guard(request.operation.operation_id)
         owner = self._role(credentials) or credentials
         with interrupts.deferred():  # what the request creates reaches the ledger
-            exchange = self.client.send(request, credentials)
-            if exchange.status in (401, 403):
-                exchange = self._renewed(request, credentials, exchange)
+            try:
+                exchange = self.client.send(request, credentials)
+                if exchange.status in (401, 403):
+                    exchange = self._renewed(request, credentials, exchange)
+            except (TargetUnreachable, KeyboardInterrupt):  # a timeout, a second Ctrl-C
+                self.ledger.unanswered(request, owner)
+                raise
             self.ledger.observe(request, exchange, owner)
         self.judge_response(exchange)
         return exchange

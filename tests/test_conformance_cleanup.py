@@ -22,6 +22,10 @@ from strict_server import BASE_PATHS
 #: operations that only sign in: the one kind of write --read-only sends
 SIGN_INS = {"login", "createSession"}
 FEW = ("--max-examples", "3")
+#: where each API with a delete creates
+CREATES = {"mycrt": "/captures", "biometricscloud": "/files"}
+#: in a name or description: ``<prefix>-<run>-<n>``, one of the run's own
+RUNS_OWN = re.compile(rb"-[0-9a-f]{6}-[0-9]+")
 
 
 @pytest.mark.parametrize("api", ["biometricscloud", "captureproof"])
@@ -84,18 +88,21 @@ def test_a_refused_clean_up_is_one_finding_and_lists_what_is_left(mock_factory, 
 
 
 class AnswerHeldBack:
-    """The fifth create reaches the mock at once and its answer comes back ``pause``
-    seconds later: a Ctrl-C then finds a capture made on the server that the run has not
+    """The fifth create (of those whose body ``named`` says it names by one of the run's
+    own names, or not) reaches the mock at once and its answer comes back ``pause``
+    seconds later: a Ctrl-C then finds a resource made on the server that the run has not
     yet heard of."""
 
-    def __init__(self, pause: float, creates_before: int = 4) -> None:
-        self.creates_before, self.pause = creates_before, pause
+    def __init__(self, api: str, pause: float, named: bool = True,
+                 creates_before: int = 4) -> None:
+        self.creates_before, self.pause, self.named = creates_before, pause, named
         self.holding, self.released = threading.Event(), threading.Event()
-        self.breakage = Breakage("POST", "/api/captures", self._create)
+        self.breakage = Breakage("POST", BASE_PATHS[api] + CREATES[api], self._create)
 
     def _create(self, exchange, forward) -> Answer:
         answer = forward(exchange)
-        if 200 <= answer.status < 300 and not self.holding.is_set():
+        if (200 <= answer.status < 300 and not self.holding.is_set()
+                and bool(RUNS_OWN.search(exchange.body)) == self.named):
             if self.creates_before == 0:
                 self.holding.set()
                 self.released.wait(self.pause)
@@ -103,14 +110,17 @@ class AnswerHeldBack:
         return answer
 
 
-def interrupted_inside_a_create(mock, pause: float, interrupts: int) -> tuple[int, str]:
-    """A MyCRT run sent ``interrupts`` SIGINTs (as Ctrl-C sends them), half a second
-    apart, while the fifth create's answer is held back; its exit status and output."""
-    held = AnswerHeldBack(pause)
+def interrupted_inside_a_create(mock, api: str, pause: float, interrupts: int,
+                                named: bool = True) -> tuple[int, str]:
+    """A run sent ``interrupts`` SIGINTs (as Ctrl-C sends them), half a second apart,
+    while a create's answer is held back (:class:`AnswerHeldBack`); its exit status and
+    output."""
+    held = AnswerHeldBack(api, pause, named)
     with BrokenProxy(mock.origin, held.breakage) as proxy:
         process = subprocess.Popen(
-            [sys.executable, "-m", "conformance", "run", "--api", "mycrt", "--base-url",
-             proxy.url("/api")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [sys.executable, "-m", "conformance", "run", "--api", api, "--base-url",
+             proxy.url(BASE_PATHS[api])],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert held.holding.wait(timeout=60), "the run never created five captures"
         for interrupt in range(interrupts):
             time.sleep(0.5 if interrupt else 0)
@@ -127,22 +137,37 @@ def test_ctrl_c_still_removes_what_the_run_created(mock_factory):
     130."""
     mock = fresh(mock_factory, "mycrt")
     before = holdings(mock, "mycrt")
-    status, output = interrupted_inside_a_create(mock, pause=1.0, interrupts=1)
+    status, output = interrupted_inside_a_create(mock, "mycrt", pause=1.0, interrupts=1)
     assert status == 130, output[-3000:]
     assert "conformance: stopping once the request in flight is answered" in output
     assert re.search(r"^clean-up: deleted \d+ captures", output, re.M), output[-3000:]
     assert holdings(mock, "mycrt") == before
 
 
-def test_a_second_ctrl_c_does_not_wait_for_the_answer(mock_factory):
-    """For a target that never answers: the second SIGINT ends the run at once. The
-    capture whose answer never came stays (the run never learnt its id); every other is
-    removed."""
-    mock = fresh(mock_factory, "mycrt")
-    before = holdings(mock, "mycrt")
-    status, output = interrupted_inside_a_create(mock, pause=60, interrupts=2)
+@pytest.mark.parametrize("api", list(CREATES))
+def test_a_second_ctrl_c_does_not_wait_for_the_answer(mock_factory, api):
+    """For a target that never answers: the second SIGINT ends the run at once. What the
+    create whose answer never came made is found by its name, one of the run's own, and
+    removed with every other."""
+    mock = fresh(mock_factory, api)
+    before = holdings(mock, api)
+    status, output = interrupted_inside_a_create(mock, api, pause=60, interrupts=2)
     assert status == 130, output[-3000:]
-    left = holdings(mock, "mycrt")["primary"] - before["primary"]
+    assert holdings(mock, api) == before, output[-3000:]
+
+
+def test_a_never_answered_create_the_run_cannot_find_is_listed_as_left(mock_factory):
+    """A generated Biometrics Cloud record carries no name of the run's own: the one whose
+    create was never answered stays, and the clean-up says so; every other is archived."""
+    mock = fresh(mock_factory, "biometricscloud")
+    before = holdings(mock, "biometricscloud")
+    status, output = interrupted_inside_a_create(mock, "biometricscloud", pause=60,
+                                                 interrupts=2, named=False)
+    assert status == 130, output[-3000:]
+    assert ("clean-up: left 1 record (unknown id): its create was never answered: the server "
+            "may have made it, and the run cannot tell it from anyone else's") in output, \
+        output[-3000:]
+    left = holdings(mock, "biometricscloud")["primary"] - before["primary"]
     assert len(left) == 1, left
 
 

@@ -59,6 +59,13 @@ ISOLATION = (ROOT, "x-conformance-rules", "isolation")
 UPDATABLE = {"description": "description", "type": "type", "upload_filename": "file_name"}
 
 
+def record_sent(session: Session, sent: Case, credentials: Credentials) -> int | None:
+    """The newest record showing what ``sent`` wrote."""
+    body = sent.body
+    return listed_id(session, Draft(body["description"], body.get("type", 1),
+                                    str(body.get("upload_filename")), b""), credentials)
+
+
 class BiometricsCloudAdapter:
     name = "biometricscloud"
     #: the semantic checks this adapter's model and flows assert
@@ -69,7 +76,7 @@ class BiometricsCloudAdapter:
     sign_ins = frozenset({"login"})
     #: the document's delete archives a record: the only removal it offers
     disposals = (Disposal("record", "createFile", body_field("id"), "deleteFile",
-                          verb="archived"),)
+                          verb="archived", name_field="description", find=record_sent),)
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
         """The profile's token as a bearer token, proven by listing files: a refused token
@@ -237,18 +244,28 @@ def as_object(exchange: Exchange) -> dict[str, Any]:
 
 def created_id(session: Session, exchange: Exchange, draft: Draft) -> int | None:
     """The new record's id: the mock answers it, but the document's own sample omits it,
-    so a vendor answering like the document is found in the list instead (newest first)."""
+    so a vendor answering like the document is found in the list instead."""
     answered = as_object(exchange).get("id")
     if isinstance(answered, int) and not isinstance(answered, bool):
         return answered
+    listed = listed_id(session, draft, session.primary, judged=True)
+    if listed is not None:
+        session.ledger.name(exchange, listed)
+    return listed
+
+
+def listed_id(session: Session, draft: Draft, credentials: Credentials,
+              judged: bool = False) -> int | None:
+    """The newest record showing what ``draft`` wrote, among the 20 newest."""
     listing = session.client.send(Case(session.operation("listFiles"), query={
-        "sort_field": "id", "sort_order": "desc", "limit": 20}), session.primary)
-    session.judge_response(listing)
+        "sort_field": "id", "sort_order": "desc", "limit": 20}), credentials)
+    if judged:
+        session.judge_response(listing)
     for entry in as_object(listing).get("results", []):
         if isinstance(entry, dict) and all(entry.get(k) == v
                                            for k, v in draft.shown().items()):
-            session.ledger.name(exchange, entry.get("id"))
-            return entry.get("id")
+            found = entry.get("id")
+            return found if isinstance(found, int) else None
     return None
 
 

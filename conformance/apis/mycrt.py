@@ -97,6 +97,15 @@ METRIC_SERIES = {
 }
 
 
+def capture_named(session: Session, sent: Case, credentials: Credentials) -> int | None:
+    """The one capture in the environment named as ``sent`` named it."""
+    query = {key: sent.body[key] for key in ("name", "envId") if key in sent.body}
+    listing = session.client.send(Case(session.operation("listCaptures"), query=query),
+                                  credentials)
+    ids = [item.get("id") for item in _items(listing) if item.get("name") == query["name"]]
+    return ids[0] if len(ids) == 1 and isinstance(ids[0], int) else None
+
+
 class MyCrtAdapter:
     name = "mycrt"
     #: the semantic checks this adapter's model and flows assert
@@ -107,7 +116,8 @@ class MyCrtAdapter:
     generated_values = re.compile(r"cf-[0-9a-f]{6}-\d+")
     sign_ins = frozenset({"login"})
     #: the document allows a delete in any status: no stop is needed first
-    disposals = (Disposal("capture", "createCapture", body_field("id"), "deleteCapture"),)
+    disposals = (Disposal("capture", "createCapture", body_field("id"), "deleteCapture",
+                          name_field="name", find=capture_named),)
 
     def sign_in(self, session: Session, account: Mapping[str, Any]) -> Credentials:
         exchange, token = login(session, account["email"], account["password"])
