@@ -25,6 +25,8 @@ ResponseCheck = Callable[[Operation, Exchange], Failure | None]
 #: the contract's rule for every answer, wherever the documents list a 5xx
 NO_SERVER_ERROR = (ROOT, "x-conformance-rules", "no-server-error")
 DOCUMENTED_STATUSES = (ROOT, "x-conformance-rules", "documented-statuses")
+#: the contract's rule that one account never sees or changes another's data
+ISOLATION = (ROOT, "x-conformance-rules", "isolation")
 
 
 def status_code_documented(operation: Operation, exchange: Exchange) -> Failure | None:

@@ -102,6 +102,14 @@ class Exchange:
             return ()
         return self.operation.response_at(self.status if status is None else status, message)
 
+    def field_at(self, status: int, *names: str) -> Location:
+        """Where the operation's spec describes a field of the answer with ``status``."""
+        return self.operation.field_at(status, *names) if self.operation else ()
+
+    def parameter_at(self, name: str) -> Location:
+        """Where the operation's spec describes one of its parameters."""
+        return self.operation.parameter_at(name) if self.operation else ()
+
     def json_or_none(self) -> Any:
         return self._parsed
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, consumes, multiple, precondition
 
-from conformance import baseline
+from conformance import baseline, checks
 from conformance.apis._common import bearer, plain_text
 from conformance.baseline import Variant, answered
 from conformance.cleanup import Disposal, body_field, release
@@ -38,7 +38,7 @@ from conformance.transport import (
     Exchange,
     TargetUnreachable,
 )
-from vendor_specs.sources import NOTE, ROOT
+from vendor_specs.sources import NOTE
 
 #: an id no run creates: what retrieve, update and delete get when no record could be made
 ABSENT_ID = 2_147_483_647
@@ -53,8 +53,6 @@ MAX_PAGES = 2000
 LARGEST_PAGE = 100
 #: the profile's two accounts, each with its own view of the list
 ACCOUNTS = ("primary", "secondary")
-#: the contract's rule that a tenant's records are its own
-ISOLATION = (ROOT, "x-conformance-rules", "isolation")
 #: update body field -> the record field it changes (the spec: upload_filename -> file_name)
 UPDATABLE = {"description": "description", "type": "type", "upload_filename": "file_name"}
 
@@ -323,11 +321,6 @@ def archive_at(session: Session) -> Location:
     return session.operation("deleteFile").root_at()
 
 
-def parameter_at(exchange: Exchange, name: str) -> Location:
-    """A listing parameter's decision (keyset ``offset``, ``sort_field``...)."""
-    return exchange.operation.parameter_at(name) if exchange.operation else ()
-
-
 # -- keyset pagination ------------------------------------------------------------------
 
 
@@ -362,7 +355,7 @@ def walk(session: Session, credentials: Credentials, sort_field: str, sort_order
             return result
         offset = page["next_id"]
     result.problem = (Failure(f"an empty page within {MAX_PAGES} pages", "no end",
-                              parameter_at(result.last, "offset")),
+                              result.last.parameter_at("offset")),
                       result.last) if result.last else None
     return result
 
@@ -380,13 +373,11 @@ def read_page(exchange: Exchange, limit: int) -> tuple[dict[str, Any], Failure |
     if page.get("count") != len(results) or len(results) > limit:
         return page, Failure(f"count = {len(results)} entries, at most limit {limit}",
                              f"count {page.get('count')!r}, {len(results)} entries",
-                             exchange.operation.field_at(200, "count")
-                             if exchange.operation else ())
+                             exchange.field_at(200, "count"))
     if page.get("next_id") != expected_next:
         return page, Failure(f"next_id = {expected_next!r} (the last entry's id)",
                              repr(page.get("next_id")),
-                             exchange.operation.field_at(200, "next_id")
-                             if exchange.operation else ())
+                             exchange.field_at(200, "next_id"))
     return page, None
 
 
@@ -397,12 +388,12 @@ def _add_entries(result: Walk, exchange: Exchange, page: Mapping[str, Any], sort
     for entry in page["results"]:
         if seen[entry.get("id")]:
             return Failure("every record once across the pages", f"id {entry.get('id')} again",
-                           parameter_at(exchange, "offset"))
+                           exchange.parameter_at("offset"))
         if previous is not None and not in_order(previous, entry, sort_field, sort_order):
             return Failure(f"{sort_field} {sort_order} (ties by id), so "
                            f"{_position(previous, sort_field)} before it",
                            f"{_position(entry, sort_field)} next",
-                           parameter_at(exchange, "sort_field"))
+                           exchange.parameter_at("sort_field"))
         seen[entry.get("id")] += 1
         previous = entry
         result.entries.append((entry, exchange))
@@ -443,7 +434,7 @@ def once_each(result: Walk, ids: Iterable[int]) -> Failure | None:
     return Failure("each record of the run listed exactly once",
                    ", ".join(f"id {record_id} {count} times"
                              for record_id, count in sorted(wrong.items())),
-                   parameter_at(result.last, "offset") if result.last else ())
+                   result.last.parameter_at("offset") if result.last else ())
 
 
 # -- the model --------------------------------------------------------------------------
@@ -476,8 +467,7 @@ class BiometricsCloudModel(ModelMachine):
             return multiple()
         self.expect("unique_ids", "createFile", None if record_id not in self.issued else
                     Failure("a new id", f"{record_id}, already answered for another record",
-                            exchange.operation.field_at(200, "id")
-                            if exchange.operation else ()),
+                            exchange.field_at(200, "id")),
                     exchange)
         self.issued.add(record_id)
         self.model[record_id], self.unwalked = draft, set(ACCOUNTS)
@@ -531,7 +521,7 @@ class BiometricsCloudModel(ModelMachine):
         listing = walk(self.session, self.session.secondary, "id", "desc", LARGEST_PAGE)
         leaked = sorted(set(listing.counts()) & (set(self.model) | self.deleted))
         self.expect("isolation", "listFiles", Failure(
-            "no record of another tenant", f"ids {leaked}", ISOLATION) if leaked else None,
+            "no record of another tenant", f"ids {leaked}", checks.ISOLATION) if leaked else None,
             listing.last)
 
     @precondition(lambda self: "primary" in self.unwalked)

@@ -43,7 +43,7 @@ from conformance.transport import (
     Exchange,
     TargetUnreachable,
 )
-from vendor_specs.sources import NOTE, ROOT
+from vendor_specs.sources import NOTE
 
 #: createCapture's description: an uploaded capture is processed 30 s after creation
 PROCESSING_SECONDS = 30
@@ -56,8 +56,6 @@ NO_UPLOADED_OBJECT = "No uploaded object exists for upload_s3_key"
 #: well-formed (32 hex digits, like a real token) but issued to nobody
 UNKNOWN_TOKEN = "0" * 32
 UNKNOWN_CAPTURE = "conformance0unknown0capture"
-#: the contract's rule that another account neither sees nor changes a proof
-ISOLATION = (ROOT, "x-conformance-rules", "isolation")
 MEDIA = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00conformance test photo" * 4
 #: values for the form fields the policy's starts-with conditions ask for (lower-case name)
 FORM_FIELDS = {"utf8": ("utf8", "\u2713"), "content-type": ("Content-Type", "image/jpeg")}
@@ -472,7 +470,7 @@ class CaptureProofModel(ModelMachine):
     def expect_hidden(self, exchange: Exchange, capture: str) -> None:
         leaked = capture.encode() in exchange.body
         self.expect("isolation", exchange.operation or "(model)", Failure(
-            "no sign of another account's capture", f"{capture} in the answer", ISOLATION)
+            "no sign of another account's capture", f"{capture} in the answer", checks.ISOLATION)
             if leaked else None, exchange)
         self.expect_status("isolation", exchange, 404)
 
@@ -499,7 +497,7 @@ class CaptureProofModel(ModelMachine):
             if missing else None, exchange)
         foreign = sorted({str(item.get("description")) for item in captures} & self.foreign)
         self.expect("isolation", operation, Failure(
-            "no capture written with the secondary's token", ", ".join(foreign), ISOLATION)
+            "no capture written with the secondary's token", ", ".join(foreign), checks.ISOLATION)
             if foreign else None, exchange)
 
     def expect_oldest_first(self, exchange: Exchange, captures: list[dict[str, Any]]) -> None:

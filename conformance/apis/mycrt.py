@@ -51,8 +51,6 @@ WRONG_PASSWORD = "Invalid Password"
 UNKNOWN_USER = "User not found"
 #: a non-member of the environment (spec, NotMember); no session on a captures call: 403
 NOT_MEMBER_STATUS = 401
-#: the document's permission, "User must be a member of the environment"
-ISOLATION = (ROOT, "x-conformance-rules", "isolation")
 #: the document's delete ("Deletes a specific capture"): what a capture still there breaks
 DELETED = (ROOT, "paths", "/captures/{id}", "delete")
 ALREADY_STOPPED = "This capture has already been stopped"
@@ -345,7 +343,7 @@ def refusal_failure(exchange: Exchange, *statuses: int) -> Failure | None:
     if exchange.status in statuses:
         return None
     return Failure(f"status {' or '.join(map(str, statuses))}", answered(exchange),
-                   ISOLATION if exchange.status < 400 else exchange.answer_at(statuses[0]))
+                   checks.ISOLATION if exchange.status < 400 else exchange.answer_at(statuses[0]))
 
 
 def field_mismatch(exchange: Exchange, expected: Mapping[str, Any], shown: Any = None,
@@ -364,7 +362,7 @@ def field_mismatch(exchange: Exchange, expected: Mapping[str, Any], shown: Any =
 
 def status_at(exchange: Exchange) -> Location:
     """The lifecycle's rule: the decision on ``Capture.status``."""
-    return exchange.operation.field_at(200, "status") if exchange.operation else ()
+    return exchange.field_at(200, "status")
 
 
 def series_mismatch(exchange: Exchange, series: Any) -> Failure | None:
@@ -373,7 +371,7 @@ def series_mismatch(exchange: Exchange, series: Any) -> Failure | None:
     label, unit = METRIC_SERIES.get(str(series.get("type")), (None, None))
     points = [p for p in series.get("dataPoints") or [] if isinstance(p, dict)]
     units = sorted({str(point.get("Unit")) for point in points} - {unit})
-    at = exchange.operation.field_at(200, "label") if exchange.operation else ()
+    at = exchange.field_at(200, "label")
     if series.get("label") != label or units:
         return Failure(f"label {label} and Unit {unit} for type {series.get('type')}",
                        f"label {series.get('label')}, other units {units}", at)
@@ -381,8 +379,7 @@ def series_mismatch(exchange: Exchange, series: Any) -> Failure | None:
     stamps = [stamp for stamp in parsed if stamp is not None]
     if len(stamps) == len(parsed) and stamps != sorted(stamps):
         return Failure("data points oldest first", "out of order",
-                       exchange.operation.field_at(200, "dataPoints")
-                       if exchange.operation else ())
+                       exchange.field_at(200, "dataPoints"))
     return None
 
 
@@ -544,11 +541,11 @@ def isolation_flow(session: Session) -> None:
     found = session.send("listCaptures", query={"name": name})
     check(session, "isolation", found, answer_failure(found, 200) or (
         None if found.json_or_none() == [] else Failure("nothing created", "a capture",
-                                                        ISOLATION)))
+                                                        checks.ISOLATION)))
     everything = session.send("listCaptures", session.secondary)
     leaked = [item.get("id") for item in _items(everything) if item.get("envId") == env_id]
     check(session, "isolation", everything, answer_failure(everything, 200) or (
-        Failure(f"no capture of environment {env_id}", f"ids {leaked}", ISOLATION)
+        Failure(f"no capture of environment {env_id}", f"ids {leaked}", checks.ISOLATION)
         if leaked else None))
     _, body = created(session, "isolation")
     for operation_id in ("getCapture", "deleteCapture"):
@@ -843,8 +840,7 @@ class MyCrtModel(ModelMachine):
         capture = Tracked(shown["id"], name, began, shown.get("scheduledEnd"))
         self.expect("unique_ids", "createCapture", None if capture.id not in self.seen_ids
                     else Failure("a new id", f"{capture.id} again",
-                                 exchange.operation.field_at(200, "id")
-                                 if exchange.operation else ()), exchange)
+                                 exchange.field_at(200, "id")), exchange)
         self.seen_ids.add(capture.id)
         self.expect_fields("read_after_write", exchange, capture, shown)
         self.expect_equal("lifecycle", exchange, STARTED, shown.get("status"), "status",
@@ -902,7 +898,7 @@ class MyCrtModel(ModelMachine):
         others = [item.get("name") for item in items if item.get("name") != tracked.name]
         self.expect("read_after_write", "listCaptures", Failure(
             f"only captures named {tracked.name}", f"also {others[:3]}",
-            exchange.operation.parameter_at("name") if exchange.operation else ())
+            exchange.parameter_at("name"))
             if scope == "name" and others else None, exchange)
 
     @model_rule(capture=captures, scope=st.sampled_from(["environment", "all", "name"]))
@@ -1011,7 +1007,7 @@ class MyCrtModel(ModelMachine):
         self.expect_answer("isolation", listing, 200)
         leaked = [item.get("id") for item in self.items(listing)]
         self.expect("isolation", "listCaptures", Failure(
-            "no capture of the primary's environment", f"ids {leaked}", ISOLATION)
+            "no capture of the primary's environment", f"ids {leaked}", checks.ISOLATION)
             if leaked else None, listing)
         self.read_back(tracked, "isolation")
 

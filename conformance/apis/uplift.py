@@ -115,7 +115,7 @@ def reservation_at(session: Session, *field: str) -> Location:
 
 def status_at(exchange: Exchange) -> Location:
     """The read side's ``status`` (a decision: the document knows only ``NEW``)."""
-    return exchange.operation.field_at(200, "status") if exchange.operation else ()
+    return exchange.field_at(200, "status")
 
 
 def reserve_needed(session: Session, **changes: Any) -> Exchange:
