@@ -88,10 +88,10 @@ def test_a_refused_clean_up_is_one_finding_and_lists_what_is_left(mock_factory, 
 
 
 class AnswerHeldBack:
-    """The fifth create (of those whose body ``named`` says it names by one of the run's
-    own names, or not) reaches the mock at once and its answer comes back ``pause``
-    seconds later: a Ctrl-C then finds a resource made on the server that the run has not
-    yet heard of."""
+    """The fifth create of one kind (``named``: those that name what they make by one of
+    the run's own names; else the others) reaches the mock at once and its answer comes
+    back ``pause`` seconds later: a Ctrl-C then finds a resource made on the server that
+    the run has not yet heard of."""
 
     def __init__(self, api: str, pause: float, named: bool = True,
                  creates_before: int = 4) -> None:
@@ -121,7 +121,7 @@ def interrupted_inside_a_create(mock, api: str, pause: float, interrupts: int,
             [sys.executable, "-m", "conformance", "run", "--api", api, "--base-url",
              proxy.url(BASE_PATHS[api])],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert held.holding.wait(timeout=60), "the run never created five captures"
+        assert held.holding.wait(timeout=60), "the run never sent five such creates"
         for interrupt in range(interrupts):
             time.sleep(0.5 if interrupt else 0)
             process.send_signal(signal.SIGINT)
