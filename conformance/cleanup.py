@@ -236,15 +236,13 @@ def _delete(session: Session, created: Created) -> Exchange:
     disposal = created.disposal
     assert disposal.delete is not None
     case = Case(session.operation(disposal.delete), path_params={disposal.id_param: created.id})
-    owner = created.owner
-    exchange = session.client.send(case, _credentials(session, owner))
-    if not isinstance(owner, str):
+    owner, credentials = created.owner, _credentials(session, created.owner)
+    exchange = session.client.send(case, credentials)
+    if (not isinstance(owner, str) or exchange.status not in (401, 403)
+            or session.adapter.alive(session, credentials)):
         return exchange
     from conformance.session import SetupError  # the session module imports this one
 
-    if exchange.status not in (401, 403) or session.adapter.alive(session,
-                                                                  getattr(session, owner)):
-        return exchange
     try:
         renewed = session.sign_in_again(owner)
     except SetupError:

@@ -79,6 +79,8 @@ from broken_proxy import Answer, Breakage, BrokenProxy, Exchange, Forward
 
 JSON = {"Content-Type": "application/json"}
 #: each API's base path, on the mock and on its variant alike
+#: INTERFACES.md's base paths, written out rather than read from the specs: the tests
+#: hold the mock to the fixed interface
 BASE_PATHS = {"mycrt": "/api", "captureproof": "/api/v1", "biometricscloud": "/api/v1",
               "uplift": "/v1"}
 

@@ -59,9 +59,7 @@ UPDATABLE = {"description": "description", "type": "type", "upload_filename": "f
 
 def record_sent(session: Session, sent: Case, credentials: Credentials) -> int | None:
     """The newest record showing what ``sent`` wrote."""
-    body = sent.body
-    return listed_id(session, Draft(body["description"], body.get("type", 1),
-                                    str(body.get("upload_filename")), b""), credentials)
+    return listed_id(session, Draft.written(sent.body, b""), credentials)
 
 
 class BiometricsCloudAdapter:
@@ -185,10 +183,7 @@ def create_record(session: Session, content: bytes = b"conformance record") -> i
         "createFile", body={**body, "upload_content": encoded}, has_body=True))
     if exchange.status != 200:
         return None
-    sent = baseline.sent(exchange)
-    return created_id(session, exchange, Draft(
-        str(sent.get("description")), sent.get("type", 1), str(sent.get("upload_filename")),
-        content))
+    return created_id(session, exchange, Draft.written(baseline.sent(exchange), content))
 
 
 # -- records ----------------------------------------------------------------------------
@@ -202,6 +197,13 @@ class Draft:
     type: int
     file_name: str
     content: bytes
+
+    @classmethod
+    def written(cls, body: Mapping[str, Any], content: bytes) -> Draft:
+        """What a create's body wrote (its content given as bytes: the body holds it
+        encoded)."""
+        return cls(str(body.get("description")), body.get("type", 1),
+                   str(body.get("upload_filename")), content)
 
     def body(self) -> dict[str, Any]:
         return {"description": self.description, "type": self.type,
